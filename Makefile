@@ -1,0 +1,99 @@
+# HealthPrep: every command a person needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+MODULES   := shared proto migrations cloud desktop
+TOOLS     := $(CURDIR)/.tools
+STAMPS    := $(TOOLS)/stamps
+export PATH := $(TOOLS)/bin:$(PATH)
+export BUF_CACHE_DIR := $(CURDIR)/.cache/buf
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Pinned tool versions (installed into .tools/ with GOBIN).
+STATICCHECK_VERSION := v0.8.2
+BUF_VERSION         := v1.75.0
+PROTOC_GEN_GO       := v1.36.12
+PROTOC_GEN_CONNECT  := v1.21.1
+
+# Debian packages the tests and the product need on a fresh machine.
+APT_PACKAGES := postgresql
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+## ---- installs (idempotent; a second run is fast) ----
+.PHONY: deps apt tools
+deps: apt tools ## install everything the tests and `make run` need
+
+apt: ## install the Debian packages (postgresql, ...) if missing
+	@need=""; for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || need="$$need $$p"; done; \
+	if [ -n "$$need" ]; then \
+	  echo "apt: installing$$need"; \
+	  $(SUDO) apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	fi
+
+TOOL_STAMPS := $(STAMPS)/staticcheck-$(STATICCHECK_VERSION) $(STAMPS)/buf-$(BUF_VERSION) \
+       $(STAMPS)/protoc-gen-go-$(PROTOC_GEN_GO) $(STAMPS)/protoc-gen-connect-go-$(PROTOC_GEN_CONNECT)
+tools: $(TOOL_STAMPS) ## install pinned Go tools into .tools/
+
+$(STAMPS)/staticcheck-%:
+	GOBIN=$(TOOLS)/bin go install honnef.co/go/tools/cmd/staticcheck@$*
+	@mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/buf-%:
+	GOBIN=$(TOOLS)/bin go install github.com/bufbuild/buf/cmd/buf@$*
+	@mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/protoc-gen-go-%:
+	GOBIN=$(TOOLS)/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$*
+	@mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/protoc-gen-connect-go-%:
+	GOBIN=$(TOOLS)/bin go install connectrpc.com/connect/cmd/protoc-gen-connect-go@$*
+	@mkdir -p $(STAMPS) && touch $@
+
+## ---- the two commands ----
+.PHONY: test unit run
+test: deps lint unit ## install what is needed, check lint and generated code, run every test
+
+unit: ## run the Go tests of every module (no installs)
+	@for m in $(MODULES); do \
+	  echo "== go test $$m"; \
+	  (cd $$m && CGO_ENABLED=$${CGO_ENABLED:-1} go test -count=1 -timeout 20m ./...); \
+	done
+
+run: deps ## start Postgres, the cloud core and a demo organisation on loopback
+	@echo "make run: the cloud core is not built yet (see issue 3)"; exit 1
+
+## ---- quality ----
+.PHONY: lint fmt vet staticcheck generate check-generated bench
+lint: fmt-check vet staticcheck check-generated ## gofmt, go vet, staticcheck, buf lint/breaking, generated code fresh
+
+fmt-check:
+	@out=$$(gofmt -l $(MODULES) | grep -v '/gen/' || true); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## gofmt every module
+	gofmt -w $(MODULES)
+
+vet:
+	@for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+staticcheck: tools
+	@for m in $(MODULES); do (cd $$m && staticcheck ./...); done
+
+generate: tools ## regenerate committed code (buf)
+	@if [ -f buf.gen.yaml ]; then buf generate; fi
+
+check-generated: tools ## fail when committed generated code is stale
+	@if [ -f buf.gen.yaml ]; then \
+	  buf lint; \
+	  if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto 2>/dev/null; then buf breaking --against '.git#branch=main'; fi; \
+	  tmp=$$(mktemp -d); cp -r proto/gen $$tmp/before; buf generate; \
+	  if ! diff -r $$tmp/before proto/gen >/dev/null; then echo "generated code in proto/gen is stale: run make generate and commit"; rm -rf $$tmp; exit 1; fi; \
+	  rm -rf $$tmp; \
+	fi
+
+bench: deps ## run every Go benchmark (speed and memory targets live here)
+	@for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done

@@ -1,0 +1,3 @@
+module healthprep.dev/desktop
+
+go 1.26

@@ -1,0 +1,3 @@
+module healthprep.dev/proto
+
+go 1.26

@@ -1,0 +1,3 @@
+module healthprep.dev/shared
+
+go 1.26
