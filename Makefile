@@ -97,3 +97,12 @@ check-generated: tools ## fail when committed generated code is stale
 
 bench: deps ## run every Go benchmark (speed and memory targets live here)
 	@for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done
+
+## ---- evaluation ----
+.PHONY: eval-screening
+ECQM_DEV := $(CURDIR)/../shared/data/ecqm-dev
+eval-screening: ## compare screening statuses with the eCQM test cases in ../shared/data/ecqm-dev
+	@if [ ! -d "$(ECQM_DEV)" ]; then \
+	  echo "eval-screening: $(ECQM_DEV) is absent: the eCQM test patients are not in this checkout, nothing was evaluated"; exit 1; \
+	fi
+	@cd desktop && go run ./cmd/healthprep-eval "$(ECQM_DEV)"

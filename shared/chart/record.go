@@ -1,0 +1,120 @@
+package chart
+
+import "slices"
+
+// Sex is the administrative sex recorded for a patient.
+type Sex string
+
+// The recorded sexes. SexUnknown covers both "unknown" and absent.
+const (
+	SexFemale  Sex = "female"
+	SexMale    Sex = "male"
+	SexOther   Sex = "other"
+	SexUnknown Sex = "unknown"
+)
+
+// Patient holds the facts about a patient that eligibility rules read.
+type Patient struct {
+	ID        string
+	Name      string // display name; never used by rules
+	MRN       string
+	BirthDate Date // zero when unknown
+	Sex       Sex
+	Deceased  Date // zero when alive or unknown
+}
+
+// Kind says what sort of chart entry an Item is.
+type Kind string
+
+// The kinds of chart entries.
+const (
+	Condition        Kind = "condition"
+	Procedure        Kind = "procedure"
+	Observation      Kind = "observation"
+	Encounter        Kind = "encounter"
+	Immunization     Kind = "immunization"
+	Medication       Kind = "medication"
+	DeviceRequest    Kind = "device_request"
+	ServiceRequest   Kind = "service_request"
+	DiagnosticReport Kind = "diagnostic_report"
+)
+
+// Code is one coding: a code system short name (see the System constants)
+// and a code.
+type Code struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
+}
+
+func (c Code) String() string { return c.System + "|" + c.Code }
+
+// Short names of the code systems the engine understands.
+const (
+	LOINC    = "LOINC"
+	SNOMED   = "SNOMED"
+	CPT      = "CPT"
+	HCPCS    = "HCPCS"
+	ICD10CM  = "ICD10CM"
+	ICD10PCS = "ICD10PCS"
+	ICD9CM   = "ICD9CM"
+	CVX      = "CVX"
+	RxNorm   = "RXNORM"
+	CDT      = "CDT"
+	HSLOC    = "HSLOC"
+	ActCode  = "ACTCODE"
+)
+
+// KnownSystems returns every code system short name the engine accepts.
+func KnownSystems() []string {
+	return []string{LOINC, SNOMED, CPT, HCPCS, ICD10CM, ICD10PCS, ICD9CM, CVX, RxNorm, CDT, HSLOC, ActCode}
+}
+
+// IsKnownSystem reports whether s is one of KnownSystems.
+func IsKnownSystem(s string) bool { return slices.Contains(KnownSystems(), s) }
+
+// Item is one coded chart entry. Its span runs from Start to End inclusive;
+// a point event has End == Start, and a zero End means the entry is still
+// ongoing (an active condition or medication).
+type Item struct {
+	Kind  Kind
+	Ref   string // where it came from, e.g. "Procedure/abc"
+	Codes []Code
+	Text  string // display text of the main code, for people
+	Start Date
+	End   Date
+
+	// Values are coded results or dispositions (an observation's
+	// valueCodeableConcept, an encounter's discharge disposition).
+	Values []Code
+	// Quantity is a numeric result when HasQuantity is set.
+	Quantity    float64
+	Unit        string
+	HasQuantity bool
+	// HasValue reports whether the item carries any result at all.
+	HasValue  bool
+	BodySites []Code
+	// Status is the FHIR status as written (final, completed, active, ...).
+	Status string
+	// NotDone marks items recorded as not done, not to be done, refused or
+	// entered in error: they never count as completion.
+	NotDone bool
+}
+
+// Ongoing reports whether the item has no end.
+func (it Item) Ongoing() bool { return it.End.IsZero() }
+
+// Document is free text with a date (a note, a scanned letter after OCR and
+// redaction, a report's conclusion).
+type Document struct {
+	Ref   string
+	Title string
+	Date  Date
+	Text  string
+}
+
+// Record is everything known about one patient.
+type Record struct {
+	Patient   Patient
+	Items     []Item
+	Documents []Document
+}

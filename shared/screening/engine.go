@@ -1,0 +1,756 @@
+package screening
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"healthprep.dev/shared/chart"
+)
+
+// Evaluate returns one Result per screening type of the engine, in library
+// order, for rec on asOf, applying the per-patient overrides. It never
+// fails: facts it needs but does not have yield cannot_evaluate results.
+// Items and documents dated after asOf are ignored.
+func (e *Engine) Evaluate(rec chart.Record, asOf chart.Date, overrides []Override) []Result {
+	ix := newIndex(&rec)
+	results := make([]Result, len(e.types))
+	for i, t := range e.types {
+		results[i] = e.evaluateType(ix, t, asOf, overridesFor(overrides, t.ID))
+	}
+	e.resolveVariants(results)
+	return results
+}
+
+func overridesFor(all []Override, id string) []Override {
+	var out []Override
+	for _, o := range all {
+		if o.TypeID == id {
+			out = append(out, o)
+		}
+	}
+	// Latest decision last, so it wins; stable on ties.
+	slices.SortStableFunc(out, func(a, b Override) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// index is a record prepared for matching: items by code, documents as
+// words. Built once per evaluation.
+type index struct {
+	rec    *chart.Record
+	byCode map[chart.Code][]int32
+	docs   [][]token
+}
+
+func newIndex(rec *chart.Record) *index {
+	ix := &index{rec: rec, byCode: make(map[chart.Code][]int32, len(rec.Items))}
+	for i, it := range rec.Items {
+		for _, c := range it.Codes {
+			l := ix.byCode[c]
+			if len(l) > 0 && l[len(l)-1] == int32(i) {
+				continue
+			}
+			ix.byCode[c] = append(l, int32(i))
+		}
+	}
+	ix.docs = make([][]token, len(rec.Documents))
+	for i, d := range rec.Documents {
+		ix.docs[i] = tokenize(d.Title + ".\n" + d.Text)
+	}
+	return ix
+}
+
+// hit is one item or document that matched a criterion.
+type hit struct {
+	item     int // -1 for documents
+	doc      int // -1 for items
+	code     chart.Code
+	phrase   string
+	date     chart.Date // completion date: end of the item, or the document date
+	ref      string
+	polarity Polarity
+}
+
+func (h hit) less(o hit) int {
+	// latest first, then by reference: a total order independent of input order
+	if c := o.date.Compare(h.date); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(h.ref, o.ref); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(h.code.String(), o.code.String()); c != 0 {
+		return c
+	}
+	return cmp.Compare(h.phrase, o.phrase)
+}
+
+func window(c *ccrit, asOf chart.Date) chart.Date {
+	switch {
+	case c.ytd:
+		y, _, _ := asOf.YMD()
+		return chart.D(y, time.January, 1)
+	case !c.within.IsZero():
+		return c.within.SubFrom(asOf).AddDays(1)
+	}
+	return chart.Date{}
+}
+
+func endOf(it *chart.Item) chart.Date {
+	if it.End.IsZero() {
+		return it.Start
+	}
+	return it.End
+}
+
+// match returns every item and document that satisfies c on asOf, sorted
+// latest first. Items recorded as not done never match; documents match
+// only when the mention is affirmed unless wantAll is set.
+func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Timing, wantAll bool) []hit {
+	lo := window(c, asOf)
+	var hits []hit
+	if c.codes != nil {
+		seen := map[int32]bool{}
+		visit := func(i int32) {
+			if seen[i] {
+				return
+			}
+			seen[i] = true
+			it := &ix.rec.Items[i]
+			if h, ok := ix.matchItem(c, p, it, asOf, lo, defTiming); ok {
+				h.item, h.doc = int(i), -1
+				hits = append(hits, h)
+			}
+		}
+		if len(c.codeList) <= len(ix.byCode) {
+			for _, code := range c.codeList {
+				for _, i := range ix.byCode[code] {
+					visit(i)
+				}
+			}
+		} else {
+			for code, items := range ix.byCode {
+				if _, ok := c.codes[code]; ok {
+					for _, i := range items {
+						visit(i)
+					}
+				}
+			}
+		}
+	}
+	if !c.phrases.Empty() {
+		for di, d := range ix.rec.Documents {
+			if d.Date.IsZero() || d.Date.After(asOf) || (!lo.IsZero() && d.Date.Before(lo)) {
+				continue
+			}
+			for _, m := range c.phrases.findTokens(ix.docs[di]) {
+				if m.Polarity != Affirmed && !wantAll {
+					continue
+				}
+				hits = append(hits, hit{item: -1, doc: di, phrase: m.Phrase, date: d.Date, ref: d.Ref, polarity: m.Polarity})
+			}
+		}
+	}
+	slices.SortFunc(hits, hit.less)
+	return hits
+}
+
+func (ix *index) matchItem(c *ccrit, p *chart.Patient, it *chart.Item, asOf, lo chart.Date, defTiming Timing) (hit, bool) {
+	if it.NotDone || it.Start.IsZero() || it.Start.After(asOf) {
+		return hit{}, false
+	}
+	if len(c.kinds) > 0 && !slices.Contains(c.kinds, it.Kind) {
+		return hit{}, false
+	}
+	var code chart.Code
+	found := false
+	for _, ic := range it.Codes {
+		if _, ok := c.codes[ic]; ok {
+			code, found = ic, true
+			break
+		}
+	}
+	if !found {
+		return hit{}, false
+	}
+	if c.mostRecentOnly && ix.newerWithCodes(c, it, asOf) {
+		return hit{}, false
+	}
+	if c.values != nil && !anyIn(it.Values, c.values) {
+		return hit{}, false
+	}
+	if c.bodySites != nil && !anyIn(it.BodySites, c.bodySites) {
+		return hit{}, false
+	}
+	if c.requireValue && !it.HasValue {
+		return hit{}, false
+	}
+	if len(c.statuses) > 0 && !slices.Contains(c.statuses, it.Status) {
+		return hit{}, false
+	}
+	if c.activeOnly && !isActive(it) {
+		return hit{}, false
+	}
+	end := endOf(it)
+	timing := cmp.Or(c.timing, defTiming)
+	switch timing {
+	case TimingStarts:
+		if !lo.IsZero() && it.Start.Before(lo) {
+			return hit{}, false
+		}
+	case TimingEnds:
+		if end.After(asOf) || (!lo.IsZero() && end.Before(lo)) {
+			return hit{}, false
+		}
+	default: // overlaps
+		if !lo.IsZero() && !it.Ongoing() && end.Before(lo) {
+			return hit{}, false
+		}
+	}
+	done := end
+	if done.After(asOf) {
+		done = asOf // still ongoing on the as-of date
+	}
+	if c.hasMinAgeEv || c.hasMaxAge {
+		age, ok := chart.AgeAt(p.BirthDate, it.Start)
+		if !ok || (c.hasMinAgeEv && age.InMonths() < c.minAgeEv) || (c.hasMaxAge && age.InMonths() > c.maxAgeEv) {
+			return hit{}, false
+		}
+	}
+	if len(c.followedBy) > 0 && !ix.followed(c, p, it, asOf) {
+		return hit{}, false
+	}
+	return hit{code: code, date: done, ref: it.Ref, polarity: Affirmed}, true
+}
+
+// followed reports whether an item matching c.followedBy starts on or after
+// it and within c.followedWithin of it.
+func (ix *index) followed(c *ccrit, p *chart.Patient, it *chart.Item, asOf chart.Date) bool {
+	limit := c.followedWithin.AddTo(it.Start)
+	for _, f := range c.followedBy {
+		for _, h := range ix.match(f, p, asOf, TimingStarts, false) {
+			if h.item < 0 {
+				continue
+			}
+			s := ix.rec.Items[h.item].Start
+			if !s.Before(it.Start) && !s.After(limit) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newerWithCodes reports whether another item with c's codes, dated on or
+// before asOf, is more recent than it.
+func (ix *index) newerWithCodes(c *ccrit, it *chart.Item, asOf chart.Date) bool {
+	end := endOf(it)
+	for _, code := range c.codeList {
+		for _, i := range ix.byCode[code] {
+			o := &ix.rec.Items[i]
+			if o == it || o.NotDone || len(c.kinds) > 0 && !slices.Contains(c.kinds, o.Kind) {
+				continue
+			}
+			if oe := endOf(o); !oe.After(asOf) && oe.After(end) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isActive(it *chart.Item) bool {
+	switch it.Status {
+	case "", "active", "recurrence", "relapse":
+		return true
+	}
+	return false
+}
+
+func anyIn(codes []chart.Code, set codeSet) bool {
+	for _, c := range codes {
+		if _, ok := set[c]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (ix *index) evidence(h hit, role Role, rule string) Evidence {
+	ev := Evidence{Role: role, Rule: rule, Source: h.ref, Date: h.date}
+	if h.item >= 0 {
+		it := &ix.rec.Items[h.item]
+		code := h.code
+		ev.Code = &code
+		ev.Kind = it.Kind
+		ev.Text = it.Text
+		if it.HasQuantity {
+			q := it.Quantity
+			ev.Quantity, ev.Unit = &q, it.Unit
+		}
+	} else {
+		d := ix.rec.Documents[h.doc]
+		ev.Document, ev.Phrase = d.Title, h.phrase
+	}
+	return ev
+}
+
+func sourcesOf(t *ctype) []Source { return slices.Clone(t.Sources) }
+
+func (e *Engine) evaluateType(ix *index, t *ctype, asOf chart.Date, ovs []Override) Result {
+	r := Result{ID: t.ID, Name: t.Name, Group: t.Group, Sources: sourcesOf(t)}
+	p := &ix.rec.Patient
+	if asOf.IsZero() {
+		return cannot(r, "as-of date", "No as-of date was given.")
+	}
+	// Sex.
+	if len(t.Sexes) > 0 && !slices.Contains(t.Sexes, p.Sex) {
+		switch {
+		case p.Sex == chart.SexMale || p.Sex == chart.SexFemale:
+			return notEligible(r, fmt.Sprintf("Applies to %s patients; the patient is %s.", joinSexes(t.Sexes), p.Sex))
+		case t.UnknownSex == UnknownSexInclude:
+		case t.UnknownSex == UnknownSexExclude:
+			return notEligible(r, fmt.Sprintf("Applies to %s patients; the patient's sex is %s.", joinSexes(t.Sexes), sexWord(p.Sex)))
+		default:
+			return cannot(r, "sex", fmt.Sprintf("Cannot evaluate: applies to %s patients and the patient's sex is %s.", joinSexes(t.Sexes), sexWord(p.Sex)))
+		}
+	}
+	if !p.Deceased.IsZero() && !p.Deceased.After(asOf) {
+		return notEligible(r, fmt.Sprintf("The patient died on %s.", p.Deceased))
+	}
+	// Age.
+	if t.hasMin || t.hasMax {
+		if p.BirthDate.IsZero() {
+			return cannot(r, "birth date", fmt.Sprintf("Cannot evaluate: the birth date is unknown and the screening applies to ages %s.", ageRange(t)))
+		}
+		on := asOf
+		if t.AgeAt == AgeAtYearStart {
+			y, _, _ := asOf.YMD()
+			on = chart.D(y, time.January, 1)
+		}
+		age, ok := chart.AgeAt(p.BirthDate, on)
+		if !ok {
+			return notEligible(r, fmt.Sprintf("The patient was not born on %s.", on))
+		}
+		if (t.hasMin && age.InMonths() < t.minAge) || (t.hasMax && age.InMonths() > t.maxAge) {
+			basis := ""
+			if t.AgeAt == AgeAtYearStart {
+				basis = " on " + on.String()
+			}
+			return notEligible(r, fmt.Sprintf("Age %s%s is outside %s.", ageWords(age), basis, ageRange(t)))
+		}
+	}
+	// Triggers.
+	if len(t.triggers) > 0 {
+		var best []hit
+		for _, c := range t.triggers {
+			if hs := ix.match(c, p, asOf, TimingOverlaps, false); len(hs) > 0 {
+				best = append(best, hs[0])
+			}
+		}
+		if len(best) == 0 {
+			return notEligible(r, "None of the conditions that select this screening is on file.")
+		}
+		slices.SortFunc(best, hit.less)
+		r.Evidence = append(r.Evidence, ix.evidence(best[0], RoleTrigger, "trigger"))
+	}
+	// Overrides that remove it.
+	for _, o := range ovs {
+		if o.Kind == NotApplicable {
+			r.Status = Excluded
+			r.Evidence = append(r.Evidence, overrideEvidence(o))
+			r.Reason = fmt.Sprintf("Marked not applicable by %s on %s%s.", o.By, o.At, why(o))
+			return r
+		}
+	}
+	// Exclusions.
+	for _, ex := range t.exclusions {
+		if evs, ok := ix.excluded(ex, p, asOf); ok {
+			r.Status = Excluded
+			r.Evidence = append(r.Evidence, evs...)
+			r.Reason = fmt.Sprintf("Excluded: %s (%s).", ex.Name, describe(evs))
+			return r
+		}
+	}
+	return e.completion(ix, t, asOf, ovs, r)
+}
+
+// excluded reports whether every group of ex has a match and no Unless
+// criterion matches, with the evidence.
+func (ix *index) excluded(ex *cexclusion, p *chart.Patient, asOf chart.Date) ([]Evidence, bool) {
+	if ex.hasMinAge {
+		age, ok := chart.AgeAt(p.BirthDate, asOf)
+		if !ok || age.InMonths() < ex.minAge {
+			return nil, false
+		}
+	}
+	var evs []Evidence
+	for _, g := range ex.groups {
+		var best []hit
+		for _, c := range g {
+			if hs := ix.match(c, p, asOf, TimingOverlaps, false); len(hs) > 0 {
+				best = append(best, hs[0])
+			}
+		}
+		if len(best) == 0 {
+			return nil, false
+		}
+		slices.SortFunc(best, hit.less)
+		evs = append(evs, ix.evidence(best[0], RoleExclusion, ex.ID))
+	}
+	for _, c := range ex.unless {
+		if len(ix.match(c, p, asOf, TimingOverlaps, false)) > 0 {
+			return nil, false
+		}
+	}
+	return evs, true
+}
+
+func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override, r Result) Result {
+	p := &ix.rec.Patient
+	var custom chart.Period
+	for _, o := range ovs {
+		if o.Kind == CustomInterval {
+			custom = o.Interval
+		}
+	}
+	type cover struct {
+		h        hit
+		next     chart.Date
+		lifetime bool
+		rule     EvidenceRule
+		override *Override
+	}
+	var best *cover
+	better := func(c cover) bool {
+		if best == nil {
+			return true
+		}
+		if c.lifetime != best.lifetime {
+			return c.lifetime
+		}
+		if k := c.next.Compare(best.next); k != 0 {
+			return k > 0
+		}
+		return c.h.less(best.h) < 0
+	}
+	var refusals, notDone []Evidence
+	for _, ev := range t.evidence {
+		interval := ev.rule.Interval
+		if !custom.IsZero() {
+			interval = custom
+		}
+		hs := ix.match(ev.crit, p, asOf, TimingEnds, true)
+		affirmed := false
+		for _, h := range hs {
+			switch h.polarity {
+			case Affirmed:
+				if affirmed {
+					continue
+				}
+				affirmed = true
+				if len(ev.with) > 0 {
+					var ok bool
+					if h, ok = ix.withAll(ev, h, p, asOf); !ok {
+						continue
+					}
+				}
+				c := cover{h: h, rule: ev.rule, lifetime: interval.IsZero()}
+				if !c.lifetime {
+					c.next = interval.AddTo(h.date)
+				}
+				if better(c) {
+					best = &c
+				}
+				r.Evidence = append(r.Evidence, ix.evidence(h, RoleCompletion, ev.rule.ID))
+			case Refused:
+				refusals = append(refusals, ix.evidence(h, RoleRefusal, ev.rule.ID))
+			}
+		}
+		notDone = append(notDone, ix.notDone(ev, asOf)...)
+	}
+	for i, o := range ovs {
+		if o.Kind != DoneElsewhere || o.Date.IsZero() || o.Date.After(asOf) {
+			continue
+		}
+		interval := t.evidence[0].rule.Interval
+		if !custom.IsZero() {
+			interval = custom
+		}
+		c := cover{h: hit{date: o.Date, ref: "override"}, override: &ovs[i], lifetime: interval.IsZero(),
+			rule: EvidenceRule{ID: "override", Name: t.evidence[0].rule.Name}}
+		if !c.lifetime {
+			c.next = interval.AddTo(o.Date)
+		}
+		if better(c) {
+			best = &c
+		}
+		r.Evidence = append(r.Evidence, overrideEvidence(o))
+	}
+	sortEvidence(r.Evidence)
+	var tail []string
+	for _, o := range ovs {
+		if o.Kind == RefusedByPatient {
+			r.Evidence = append(r.Evidence, overrideEvidence(o))
+			tail = append(tail, fmt.Sprintf("Refusal recorded by %s on %s%s.", o.By, o.At, why(o)))
+		}
+	}
+	if len(refusals) > 0 {
+		sortEvidence(refusals)
+		r.Evidence = append(r.Evidence, refusals...)
+		tail = append(tail, fmt.Sprintf("Declined per %s on %s.", docName(refusals[0]), refusals[0].Date))
+	}
+	if len(notDone) > 0 {
+		sortEvidence(notDone)
+		r.Evidence = append(r.Evidence, notDone...)
+	}
+
+	switch {
+	case best == nil:
+		r.Status = Due
+		r.Reason = fmt.Sprintf("No record of %s.", ruleNames(t))
+	case best.lifetime:
+		r.Status = Complete
+		r.LastDone = best.h.date
+		r.Reason = fmt.Sprintf("%s on %s%s; not repeated.", best.rule.Name, best.h.date, via(best.h, best.override))
+	default:
+		r.LastDone = best.h.date
+		r.NextDue = best.next
+		r.Status = statusFor(asOf, best.next, t.dueSoon, t.grace)
+		done := fmt.Sprintf("%s on %s%s", best.rule.Name, best.h.date, via(best.h, best.override))
+		switch r.Status {
+		case Complete:
+			r.Reason = fmt.Sprintf("%s; next due %s.", done, best.next)
+		case DueSoon:
+			r.Reason = fmt.Sprintf("%s; due %s, within %d days.", done, best.next, asOf.DaysUntil(best.next))
+		case Due:
+			r.Reason = fmt.Sprintf("Last %s; due since %s.", lowerFirst(done), best.next)
+		case Overdue:
+			r.Reason = fmt.Sprintf("Last %s; overdue since %s.", lowerFirst(done), t.grace.AddTo(best.next))
+		}
+	}
+	for _, o := range ovs {
+		if o.Kind == Postponed && !o.Date.IsZero() && asOf.Before(o.Date) && (r.Status == Due || r.Status == Overdue) {
+			r.Status = DueSoon
+			r.NextDue = o.Date
+			r.Evidence = append(r.Evidence, overrideEvidence(o))
+			tail = append(tail, fmt.Sprintf("Postponed until %s by %s on %s%s.", o.Date, o.By, o.At, why(o)))
+		}
+	}
+	if len(tail) > 0 {
+		r.Reason += " " + strings.Join(tail, " ")
+	}
+	return r
+}
+
+// withAll checks that each companion criterion of ev has a match; the
+// completion then dates from the oldest of the latest matches.
+func (ix *index) withAll(ev cevidence, h hit, p *chart.Patient, asOf chart.Date) (hit, bool) {
+	for _, w := range ev.with {
+		hs := ix.match(w, p, asOf, TimingEnds, false)
+		if len(hs) == 0 {
+			return h, false
+		}
+		if hs[0].date.Before(h.date) {
+			h.date = hs[0].date
+		}
+	}
+	return h, true
+}
+
+// notDone lists items with the rule's codes recorded as not done.
+func (ix *index) notDone(ev cevidence, asOf chart.Date) []Evidence {
+	var out []Evidence
+	for _, code := range ev.crit.codeList {
+		for _, i := range ix.byCode[code] {
+			it := &ix.rec.Items[i]
+			if !it.NotDone || it.Start.IsZero() || it.Start.After(asOf) {
+				continue
+			}
+			c := code
+			out = append(out, Evidence{Role: RoleNotDone, Rule: ev.rule.ID, Source: it.Ref, Kind: it.Kind, Code: &c, Date: it.Start, Text: it.Text})
+		}
+	}
+	return out
+}
+
+// statusFor applies the due-soon window and the grace period to a next-due
+// date: complete before the window, due_soon inside it, due from the
+// next-due date itself, overdue once the grace period has passed.
+func statusFor(asOf, next chart.Date, soon, grace chart.Period) Status {
+	switch {
+	case asOf.Before(soon.SubFrom(next)):
+		return Complete
+	case asOf.Before(next):
+		return DueSoon
+	case asOf.Before(grace.AddTo(next)):
+		return Due
+	}
+	return Overdue
+}
+
+func (e *Engine) resolveVariants(results []Result) {
+	done := make([]bool, len(results))
+	for i := range results {
+		g := e.groups[i]
+		if len(g) < 2 || done[i] {
+			continue
+		}
+		winner := -1
+		for _, j := range g {
+			done[j] = true
+			if results[j].Status == NotEligible {
+				continue
+			}
+			if winner < 0 || e.types[j].Priority > e.types[winner].Priority {
+				winner = j
+			}
+		}
+		if winner < 0 {
+			continue
+		}
+		for _, j := range g {
+			if j == winner || results[j].Status == NotEligible {
+				continue
+			}
+			results[j] = Result{
+				ID: results[j].ID, Name: results[j].Name, Group: results[j].Group, Status: Superseded,
+				SupersededBy: results[winner].ID, Sources: results[j].Sources,
+				Reason: fmt.Sprintf("Superseded by %s, the more specific variant that applies.", results[winner].Name),
+			}
+		}
+	}
+}
+
+func sortEvidence(evs []Evidence) {
+	slices.SortStableFunc(evs, func(a, b Evidence) int {
+		if c := b.Date.Compare(a.Date); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Source, b.Source); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Rule, b.Rule)
+	})
+}
+
+func cannot(r Result, missing, reason string) Result {
+	r.Status, r.Missing, r.Reason = CannotEvaluate, missing, reason
+	return r
+}
+
+func notEligible(r Result, reason string) Result {
+	r.Status, r.Reason = NotEligible, reason
+	return r
+}
+
+func overrideEvidence(o Override) Evidence {
+	d := o.Date
+	if d.IsZero() {
+		d = o.At
+	}
+	return Evidence{Role: RoleOverride, Rule: string(o.Kind), Source: "override", Date: d, Text: strings.TrimSpace(o.By + ": " + o.Why)}
+}
+
+func why(o Override) string {
+	if o.Why == "" {
+		return ""
+	}
+	return ": " + o.Why
+}
+
+func via(h hit, o *Override) string {
+	switch {
+	case o != nil:
+		return fmt.Sprintf(" (done elsewhere, recorded by %s)", o.By)
+	case h.item < 0:
+		return fmt.Sprintf(" (document %s)", h.ref)
+	case h.ref != "":
+		return fmt.Sprintf(" (%s)", h.ref)
+	}
+	return ""
+}
+
+func docName(ev Evidence) string {
+	if ev.Document != "" {
+		return ev.Document
+	}
+	return ev.Source
+}
+
+func describe(evs []Evidence) string {
+	parts := make([]string, len(evs))
+	for i, ev := range evs {
+		what := ev.Text
+		if what == "" && ev.Code != nil {
+			what = ev.Code.String()
+		}
+		if ev.Phrase != "" {
+			what = fmt.Sprintf("%q in %s", ev.Phrase, docName(ev))
+		}
+		parts[i] = fmt.Sprintf("%s, %s", strings.TrimSpace(what+" "+paren(ev.Source)), ev.Date)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[" + s + "]"
+}
+
+func ruleNames(t *ctype) string {
+	names := make([]string, len(t.evidence))
+	for i, ev := range t.evidence {
+		names[i] = strings.ToLower(ev.rule.Name)
+	}
+	switch len(names) {
+	case 1:
+		return names[0]
+	case 2:
+		return names[0] + " or " + names[1]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func joinSexes(s []chart.Sex) string {
+	parts := make([]string, len(s))
+	for i, x := range s {
+		parts[i] = string(x)
+	}
+	return strings.Join(parts, " or ")
+}
+
+func sexWord(s chart.Sex) string {
+	if s == "" {
+		return string(chart.SexUnknown)
+	}
+	return string(s)
+}
+
+func ageWords(a chart.Age) string {
+	if a.Months == 0 {
+		return fmt.Sprintf("%dy", a.Years)
+	}
+	return fmt.Sprintf("%dy%dm", a.Years, a.Months)
+}
+
+func ageRange(t *ctype) string {
+	switch {
+	case t.hasMin && t.hasMax:
+		return t.MinAge + "–" + t.MaxAge
+	case t.hasMin:
+		return t.MinAge + " and over"
+	}
+	return "up to " + t.MaxAge
+}
