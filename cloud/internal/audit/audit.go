@@ -12,7 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,12 +62,98 @@ type Entry struct {
 // genesis is the previous hash of every chain's first entry.
 var genesis = make([]byte, sha256.Size)
 
+// hashDomain separates this hash from every other use of SHA-256 and names
+// the version of the canonical encoding.
+const hashDomain = "healthprep.audit.v1\n"
+
+// ErrInvalid marks an event, filter or cursor that cannot be accepted. The
+// wrapping message says which field and why, never its value (which might
+// carry PHI): the API layer maps it to InvalidArgument.
+var ErrInvalid = errors.New("invalid audit input")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+var (
+	actionRe     = regexp.MustCompile(`^[a-z][a-z0-9_.]{1,63}$`)
+	detailsKeyRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+)
+
+// Field limits (in bytes) of the text an event carries.
+const (
+	maxShort      = 200  // role, target type and id, patient ref, IP, device
+	maxDetailVal  = 1000 // one details value
+	maxDetailKeys = 32
+)
+
+// validate checks e before anything is written. Messages name fields, never
+// their contents.
+func (e *Event) validate() error {
+	if !actionRe.MatchString(e.Action) {
+		return invalid("action must be 2–64 characters of a-z, 0-9, '_' and '.', starting with a letter")
+	}
+	switch e.Outcome {
+	case Success, Failure, Alert:
+	default:
+		return invalid("outcome must be success, failure or alert")
+	}
+	for _, f := range []struct {
+		name, v string
+	}{
+		{"actor role", e.ActorRole}, {"target type", e.TargetType}, {"target id", e.TargetID},
+		{"patient ref", e.PatientRef}, {"ip", e.IP}, {"device id", e.DeviceID},
+	} {
+		if err := checkText(f.name, f.v, maxShort); err != nil {
+			return err
+		}
+	}
+	if len(e.Details) > maxDetailKeys {
+		return invalid("details may hold at most %d keys", maxDetailKeys)
+	}
+	for k, v := range e.Details {
+		if !detailsKeyRe.MatchString(k) {
+			return invalid("details keys must be 1–64 characters of a-z, 0-9 and '_', starting with a letter")
+		}
+		if err := checkText("a details value", v, maxDetailVal); err != nil {
+			return err
+		}
+	}
+	if y := e.At.Year(); !e.At.IsZero() && (y < 2000 || y > 9999) {
+		return invalid("time must be between the years 2000 and 9999")
+	}
+	return nil
+}
+
+// checkText accepts valid UTF-8 of at most max bytes without control
+// characters (which Postgres text would reject or a reader would misread).
+func checkText(name, v string, max int) error {
+	if len(v) > max {
+		return invalid("%s is longer than %d bytes", name, max)
+	}
+	if !utf8.ValidString(v) {
+		return invalid("%s is not valid UTF-8", name)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return invalid("%s contains a control character", name)
+		}
+	}
+	return nil
+}
+
 // Append records e in org's chain, in tx (which must be scoped to org, or to
 // the platform). Recording happens in the caller's transaction so that an
-// action and its audit entry commit or roll back together.
+// action and its audit entry commit or roll back together. Appends for one
+// organisation serialise on its chain head until the transaction ends, so
+// keep the transaction short after appending. Errors wrap ErrInvalid when e
+// is unacceptable; no error carries e's contents.
 func Append(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, e Event) (Entry, error) {
-	if e.Action == "" || e.Outcome == "" {
-		return Entry{}, errors.New("audit: event needs an action and an outcome")
+	if org.IsZero() {
+		return Entry{}, tenancy.ErrNoOrg
+	}
+	if err := e.validate(); err != nil {
+		return Entry{}, fmt.Errorf("audit: %w", err)
 	}
 	if e.At.IsZero() {
 		e.At = time.Now()
@@ -74,17 +163,13 @@ func Append(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, e Event) (Entry, 
 	if e.Details == nil {
 		e.Details = map[string]string{}
 	}
+	// audit_chain_head locks the head row (creating the genesis head on the
+	// org's first entry) so that concurrent appends queue here.
 	var (
 		seq  int64
 		prev []byte
 	)
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE org_id = $1 FOR UPDATE`, org).Scan(&seq, &prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		seq, prev = 0, genesis
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (org_id, seq, hash) VALUES ($1, 0, $2)`, org, genesis); err != nil {
-			return Entry{}, fmt.Errorf("audit: starting chain: %w", err)
-		}
-	} else if err != nil {
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_chain_head($1)`, org).Scan(&seq, &prev); err != nil {
 		return Entry{}, fmt.Errorf("audit: locking chain head: %w", err)
 	}
 	en := Entry{Event: e, OrgID: org, Seq: seq + 1, ID: uuid.New(), PrevHash: prev}
@@ -97,6 +182,7 @@ func Append(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, e Event) (Entry, 
 	if e.ActorUserID != (uuid.UUID{}) {
 		actor = &en.ActorUserID
 	}
+	// A trigger checks that the entry extends the head and advances it.
 	_, err = tx.Exec(ctx, `
 		INSERT INTO audit_log (org_id, seq, id, at, actor_user_id, actor_role, action, outcome,
 		                       target_type, target_id, patient_ref, ip, device_id, details, prev_hash, hash)
@@ -106,16 +192,15 @@ func Append(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, e Event) (Entry, 
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: appending %s: %w", e.Action, err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_heads SET seq = $2, hash = $3 WHERE org_id = $1`, org, en.Seq, en.Hash); err != nil {
-		return Entry{}, fmt.Errorf("audit: advancing chain head: %w", err)
-	}
 	return en, nil
 }
 
-// ComputeHash returns SHA-256 over the previous hash and a canonical
-// encoding of every field of the entry.
+// ComputeHash returns SHA-256 over a domain tag, the previous hash, the
+// sequence number and a canonical encoding of every other field of the
+// entry. It does not read en.Hash.
 func (en *Entry) ComputeHash() []byte {
 	h := sha256.New()
+	h.Write([]byte(hashDomain))
 	h.Write(en.PrevHash)
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(en.Seq))
@@ -124,11 +209,54 @@ func (en *Entry) ComputeHash() []byte {
 	if en.ActorUserID != (uuid.UUID{}) {
 		actor = en.ActorUserID.String()
 	}
-	// encoding/json sorts map keys, so Details encode canonically.
-	canon, _ := json.Marshal([]any{
+	details := en.Details
+	if details == nil {
+		details = map[string]string{}
+	}
+	// encoding/json sorts map keys, so Details encode canonically; strings
+	// are valid UTF-8 (validated on append), so the encoding is lossless.
+	canon, err := json.Marshal([]any{
 		en.OrgID.String(), en.ID.String(), en.At.UTC().Format(time.RFC3339Nano), actor, en.ActorRole,
-		en.Action, string(en.Outcome), en.TargetType, en.TargetID, en.PatientRef, en.IP, en.DeviceID, en.Details,
+		en.Action, string(en.Outcome), en.TargetType, en.TargetID, en.PatientRef, en.IP, en.DeviceID, details,
 	})
+	if err != nil {
+		panic(fmt.Sprintf("audit: encoding strings cannot fail: %v", err))
+	}
 	h.Write(canon)
 	return h.Sum(nil)
+}
+
+// entryColumns are the columns scanEntry reads, in order.
+const entryColumns = `org_id, seq, id, at, actor_user_id, actor_role, action, outcome,
+	target_type, target_id, patient_ref, ip, device_id, details, prev_hash, hash`
+
+// scanEntry reads one row of entryColumns, then any extra columns into
+// extra.
+func scanEntry(row pgx.Row, extra ...any) (Entry, error) {
+	var (
+		en      Entry
+		actor   *uuid.UUID
+		outcome string
+		details []byte
+	)
+	dest := append([]any{&en.OrgID, &en.Seq, &en.ID, &en.At, &actor, &en.ActorRole, &en.Action, &outcome,
+		&en.TargetType, &en.TargetID, &en.PatientRef, &en.IP, &en.DeviceID, &details, &en.PrevHash, &en.Hash}, extra...)
+	err := row.Scan(dest...)
+	if err != nil {
+		return Entry{}, err
+	}
+	if actor != nil {
+		en.ActorUserID = *actor
+	}
+	en.Outcome = Outcome(outcome)
+	en.At = en.At.UTC()
+	if err := json.Unmarshal(details, &en.Details); err != nil {
+		// Not a map of strings: the row was written by something other than
+		// Append. Keep it unreadable rather than guess; Verify reports it.
+		en.Details = map[string]string{"": ""}
+	}
+	if en.Details == nil {
+		en.Details = map[string]string{}
+	}
+	return en, nil
 }
