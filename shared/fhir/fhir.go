@@ -142,8 +142,10 @@ func (l *Loader) resource(file, path, fullURL string, obj map[string]any, errs *
 }
 
 // Records returns one record per Patient, in the order the patients were
-// first seen, and an error for every item whose subject is not a known
-// patient.
+// first seen, and an error for every subject that is not a known patient.
+// When exactly one patient was loaded, resources whose subject is unknown
+// (test data often carries a placeholder reference) are attached to that
+// patient and still reported.
 func (l *Loader) Records() ([]chart.Record, []error) {
 	idx := map[string]int{}
 	recs := make([]chart.Record, len(l.order))
@@ -152,21 +154,26 @@ func (l *Loader) Records() ([]chart.Record, []error) {
 		idx[id] = i
 	}
 	orphans := map[string]int{}
-	for _, p := range l.items {
-		id, ok := l.alias[p.subject]
+	resolve := func(subject string) (int, bool) {
+		id, ok := l.alias[subject]
 		if !ok {
-			orphans[p.subject]++
-			continue
+			orphans[subject]++
+			if len(recs) == 1 {
+				return 0, true
+			}
+			return 0, false
 		}
-		recs[idx[id]].Items = append(recs[idx[id]].Items, p.item)
+		return idx[id], true
+	}
+	for _, p := range l.items {
+		if i, ok := resolve(p.subject); ok {
+			recs[i].Items = append(recs[i].Items, p.item)
+		}
 	}
 	for _, p := range l.docs {
-		id, ok := l.alias[p.subject]
-		if !ok {
-			orphans[p.subject]++
-			continue
+		if i, ok := resolve(p.subject); ok {
+			recs[i].Documents = append(recs[i].Documents, p.doc)
 		}
-		recs[idx[id]].Documents = append(recs[idx[id]].Documents, p.doc)
 	}
 	var errs []error
 	keys := make([]string, 0, len(orphans))
@@ -175,7 +182,11 @@ func (l *Loader) Records() ([]chart.Record, []error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		errs = append(errs, fmt.Errorf("%d resources refer to subject %q, which is not a loaded Patient", orphans[k], k))
+		what := "skipped"
+		if len(recs) == 1 {
+			what = "attached to the only patient, " + recs[0].Patient.ID
+		}
+		errs = append(errs, fmt.Errorf("%d resources refer to subject %q, which is not a loaded Patient: %s", orphans[k], k, what))
 	}
 	return recs, errs
 }
@@ -490,11 +501,9 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 	case "Observation":
 		it.Kind = chart.Observation
 		it.Codes, text = r.codes(obj, path, "code")
+		// No fallback to "issued": that is when the result was released,
+		// not when the test was done (the eCQMs read effective[x] only).
 		r.when(obj, path, "effective", &it)
-		if it.Start.IsZero() {
-			it.Start = r.date(obj, path, "issued")
-			it.End = it.Start
-		}
 		r.value(obj, path, &it)
 		it.NotDone = it.Status == "cancelled" || it.Status == "entered-in-error"
 		it.BodySites, _ = r.codes(obj, path, "bodySite")

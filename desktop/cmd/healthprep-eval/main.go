@@ -84,6 +84,10 @@ func run(dir string, w io.Writer) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	visits, err := visitCodes(filepath.Join(filepath.Dir(filepath.Clean(dir)), "ecqm-spec", "valueset"))
+	if err != nil {
+		return 0, err
+	}
 	total, agreed, excludedAsDue := 0, 0, 0
 	fmt.Fprintf(w, "%-8s %-58s %5s %6s %7s  %s\n", "measure", "folder", "cases", "agree", "pct", "expected → ours")
 	var all []string
@@ -98,7 +102,7 @@ func run(dir string, w io.Writer) (float64, error) {
 			if !p.IsDir() {
 				continue
 			}
-			o, err := evaluatePatient(engine, filepath.Join(folder, p.Name()), m.cms, m.types)
+			o, err := evaluatePatient(engine, visits, filepath.Join(folder, p.Name()), m.cms, m.types)
 			if err != nil {
 				return 0, err
 			}
@@ -153,7 +157,7 @@ var (
 	periodEnd   = chart.D(2025, time.December, 31)
 )
 
-func evaluatePatient(engine *screening.Engine, dir, cms string, types []string) (outcome, error) {
+func evaluatePatient(engine *screening.Engine, visits map[chart.Code]bool, dir, cms string, types []string) (outcome, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return outcome{}, err
@@ -189,7 +193,7 @@ func evaluatePatient(engine *screening.Engine, dir, cms string, types []string) 
 	got, reason := ours(results, types, cms)
 	o := outcome{patient: recs[0].Patient.ID, description: strings.TrimSpace(desc), expected: exp, got: got, reason: reason}
 	o.agree = got == exp
-	if !o.agree && exp == "not_eligible" && !hasVisit(recs[0]) {
+	if !o.agree && exp == "not_eligible" && !hasVisit(recs[0], visits) {
 		o.agree, o.noVisit = true, true
 		o.expected = "not_eligible/no visit"
 	}
@@ -294,12 +298,51 @@ func glycemic(r *screening.Result) string {
 	return "poor"
 }
 
-// hasVisit reports whether the record has a finished encounter that lies
-// within the measurement period (the measures' qualifying-visit rule,
-// without their encounter value sets).
-func hasVisit(rec chart.Record) bool {
+// qualifyingVisits are the encounter value sets the nine measures accept
+// as a qualifying visit (their union).
+var qualifyingVisits = []string{
+	"2.16.840.1.113883.3.464.1003.101.12.1001", "2.16.840.1.113883.3.464.1003.101.12.1008",
+	"2.16.840.1.113883.3.464.1003.101.12.1012", "2.16.840.1.113883.3.464.1003.101.12.1013",
+	"2.16.840.1.113883.3.464.1003.101.12.1014", "2.16.840.1.113883.3.464.1003.101.12.1016",
+	"2.16.840.1.113883.3.464.1003.101.12.1022", "2.16.840.1.113883.3.464.1003.101.12.1023",
+	"2.16.840.1.113883.3.464.1003.101.12.1024", "2.16.840.1.113883.3.464.1003.101.12.1025",
+	"2.16.840.1.113883.3.464.1003.101.12.1026", "2.16.840.1.113883.3.464.1003.101.12.1066",
+	"2.16.840.1.113883.3.464.1003.101.12.1080", "2.16.840.1.113883.3.464.1003.101.12.1089",
+	"2.16.840.1.113883.3.526.3.1240", "2.16.840.1.113883.3.526.3.1285",
+	"2.16.840.1.113883.3.526.3.1022", "2.16.840.1.113883.3.526.3.1011",
+}
+
+// visitCodes reads the qualifying-visit value sets from the eCQM spec.
+func visitCodes(dir string) (map[chart.Code]bool, error) {
+	codes := map[chart.Code]bool{}
+	for _, oid := range qualifyingVisits {
+		data, err := os.ReadFile(filepath.Join(dir, "valueset-"+oid+".json"))
+		if err != nil {
+			return nil, fmt.Errorf("reading qualifying-visit value set: %w", err)
+		}
+		var vs struct {
+			Expansion struct {
+				Contains []struct{ System, Code string } `json:"contains"`
+			} `json:"expansion"`
+		}
+		if err := json.Unmarshal(data, &vs); err != nil {
+			return nil, fmt.Errorf("decoding value set %s: %w", oid, err)
+		}
+		for _, c := range vs.Expansion.Contains {
+			codes[chart.Code{System: fhir.System(c.System), Code: c.Code}] = true
+		}
+	}
+	return codes, nil
+}
+
+// hasVisit reports whether the record has a finished qualifying encounter
+// that lies within the measurement period.
+func hasVisit(rec chart.Record, visits map[chart.Code]bool) bool {
 	for _, it := range rec.Items {
 		if it.Kind != chart.Encounter || it.NotDone || it.Ongoing() {
+			continue
+		}
+		if !slices.ContainsFunc(it.Codes, func(c chart.Code) bool { return visits[c] }) {
 			continue
 		}
 		if !it.Start.Before(periodStart) && !it.End.After(periodEnd) && (it.Status == "finished" || it.Status == "") {

@@ -86,15 +86,13 @@ func run(cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	loader := fhir.NewLoader(fhir.Options{})
+	var records []chart.Record
 	for _, dir := range cfg.Dirs {
-		if err := loadDir(loader, dir, stderr); err != nil {
+		recs, err := loadDir(dir, stderr)
+		if err != nil {
 			return err
 		}
-	}
-	records, orphans := loader.Records()
-	for _, err := range orphans {
-		fmt.Fprintln(stderr, "warning:", err)
+		records = append(records, recs...)
 	}
 	if len(records) == 0 {
 		return errors.New("no Patient resources found")
@@ -128,9 +126,11 @@ func loadLibrary(file string) (screening.Library, error) {
 	return lib, nil
 }
 
-// loadDir feeds every *.json file under dir to the loader, in lexical
-// order, reporting unreadable files and resources on stderr.
-func loadDir(l *fhir.Loader, dir string, stderr io.Writer) error {
+// loadDir reads every *.json file under dir, in lexical order, one loader
+// per folder (a folder is one patient in the eCQM layout, or any number of
+// self-contained Bundles), reporting unreadable files and resources on
+// stderr.
+func loadDir(dir string, stderr io.Writer) ([]chart.Record, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -142,20 +142,38 @@ func loadDir(l *fhir.Loader, dir string, stderr io.Writer) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", dir, err)
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	slices.Sort(files)
+	var records []chart.Record
+	var loader *fhir.Loader
+	folder := ""
+	flush := func() {
+		if loader == nil {
+			return
+		}
+		recs, warnings := loader.Records()
+		for _, err := range warnings {
+			fmt.Fprintf(stderr, "warning: %s: %v\n", folder, err)
+		}
+		records = append(records, recs...)
+	}
 	for _, f := range files {
+		if d := filepath.Dir(f); d != folder || loader == nil {
+			flush()
+			folder, loader = d, fhir.NewLoader(fhir.Options{})
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			fmt.Fprintln(stderr, "skipped:", err)
 			continue
 		}
-		for _, err := range l.Add(f, data) {
+		for _, err := range loader.Add(f, data) {
 			fmt.Fprintln(stderr, "skipped:", err)
 		}
 	}
-	return nil
+	flush()
+	return records, nil
 }
 
 type sheetJSON struct {
