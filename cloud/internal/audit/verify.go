@@ -68,10 +68,16 @@ func (p Problem) sentence() string {
 	case Reordered:
 		return fmt.Sprintf("entry %d was moved: it was written as entry %d", p.Seq, p.WrittenSeq)
 	case Deleted:
+		if p.Seq == 1 {
+			return fmt.Sprintf("%s deleted: the chain starts at entry %d", entries(p.Seq, p.LastSeq, "was", "were"), p.LastSeq+1)
+		}
 		return fmt.Sprintf("%s deleted: the chain skips from entry %d to entry %d", entries(p.Seq, p.LastSeq, "was", "were"), p.Seq-1, p.LastSeq+1)
 	case Unlinked:
 		return fmt.Sprintf("entry %d is not chained to entry %d: entry %d was rewritten, or entry %d was forged", p.Seq, p.Seq-1, p.Seq-1, p.Seq)
 	case Truncated:
+		if p.Seq == 1 {
+			return fmt.Sprintf("%s removed: the chain head records entry %d, but the chain is empty", entries(p.Seq, p.LastSeq, "was", "were"), p.LastSeq)
+		}
 		return fmt.Sprintf("%s removed from the end: the chain head records entry %d, the last entry is %d", entries(p.Seq, p.LastSeq, "was", "were"), p.LastSeq, p.Seq-1)
 	case BeyondHead:
 		return fmt.Sprintf("%s beyond the chain head (entry %d): inserted outside the chain", entries(p.Seq, p.LastSeq, "lies", "lie"), p.Seq-1)
@@ -246,7 +252,8 @@ func (w *walker) step(en Entry) {
 	case !gap && !w.prevBad && !bytes.Equal(en.PrevHash, w.prevHash):
 		w.add(Problem{Kind: Unlinked, Seq: en.Seq})
 	}
-	if w.head != nil && en.Seq == w.head.seq && !bytes.Equal(en.Hash, w.head.hash) {
+	// A damaged entry at the head explains a head mismatch on its own.
+	if w.head != nil && en.Seq == w.head.seq && !bad && !bytes.Equal(en.Hash, w.head.hash) {
 		w.add(Problem{Kind: HeadMismatch, Seq: en.Seq})
 	}
 	w.prevSeq, w.prevHash, w.prevBad = en.Seq, en.Hash, bad
