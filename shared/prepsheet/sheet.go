@@ -1,0 +1,149 @@
+package prepsheet
+
+import (
+	"time"
+
+	"healthprep.dev/shared/chart"
+	"healthprep.dev/shared/screening"
+)
+
+// Sheet is a prep sheet for one patient and one appointment. It is the
+// structured rendering: the desktop UI draws it and sync carries it as JSON.
+type Sheet struct {
+	// AsOf is the calendar date, in TimeZone, the sheet describes: ages and
+	// lookback windows are computed on it.
+	AsOf chart.Date `json:"as_of"`
+	// GeneratedAt is when the sheet was assembled, in TimeZone.
+	GeneratedAt time.Time `json:"generated_at"`
+	// TimeZone is the IANA name of the zone dates and times are shown in.
+	TimeZone string `json:"time_zone"`
+
+	Header Header `json:"header"`
+	// Screenings are ordered by urgency (see StatusRank), then by next-due
+	// date (never done first among those needing action, "not due again"
+	// last among the others), name and ID. Superseded results are never
+	// listed here.
+	Screenings []ScreeningItem `json:"screenings"`
+	// Superseded lists the variants a more specific one replaced, for a
+	// footnote.
+	Superseded []SupersededNote `json:"superseded,omitempty"`
+
+	Conditions ConditionSection `json:"conditions"`
+	Labs       Section          `json:"labs"`
+	Imaging    Section          `json:"imaging"`
+	Consults   Section          `json:"consults"`
+	Hospital   Section          `json:"hospital"`
+	Documents  Section          `json:"documents"`
+}
+
+// Sections returns the lookback sections in the order they are printed.
+func (s *Sheet) Sections() []*Section {
+	return []*Section{&s.Labs, &s.Imaging, &s.Consults, &s.Hospital, &s.Documents}
+}
+
+// Header identifies the patient and the visit.
+type Header struct {
+	PatientID string    `json:"patient_id"`
+	Name      string    `json:"name"`
+	MRN       string    `json:"mrn"`
+	Sex       chart.Sex `json:"sex"`
+	Age       Age       `json:"age"`
+	// Deceased is set when the chart records a date of death.
+	Deceased    chart.Date       `json:"deceased,omitzero"`
+	Appointment AppointmentShown `json:"appointment"`
+}
+
+// Age is the patient's completed age on the sheet's as-of date.
+type Age struct {
+	// Known is false when the birth date is unknown (or after the as-of
+	// date).
+	Known  bool `json:"known"`
+	Years  int  `json:"years"`
+	Months int  `json:"months"`
+	// Label is how people read it: whole years from 2 years on ("61
+	// years"), whole months below ("18 months", "0 months"), or "unknown".
+	Label string `json:"label"`
+}
+
+// AppointmentShown is the appointment in the sheet's time zone.
+type AppointmentShown struct {
+	Start     time.Time `json:"start,omitzero"`
+	Provider  string    `json:"provider"`
+	Location  string    `json:"location,omitempty"`
+	VisitType string    `json:"visit_type,omitempty"`
+	// Label is the start as people read it, e.g. "Fri 2025-03-14 09:30 CDT",
+	// or "" when the appointment has no start time.
+	Label string `json:"label"`
+}
+
+// ScreeningItem is one line of the screening checklist.
+type ScreeningItem struct {
+	ID     string           `json:"id"`
+	Name   string           `json:"name"`
+	Status screening.Status `json:"status"`
+	// Label and Symbol show the status without relying on colour
+	// ("OVERDUE", "!!").
+	Label    string         `json:"label"`
+	Symbol   string         `json:"symbol"`
+	LastDone chart.Date     `json:"last_done,omitzero"`
+	NextDue  chart.Date     `json:"next_due,omitzero"`
+	Reason   string         `json:"reason"`
+	Missing  string         `json:"missing,omitempty"`
+	Evidence []EvidenceLine `json:"evidence,omitempty"`
+	// Sources are the cited guidelines, e.g. "USPSTF 2021 (CMS130)".
+	Sources []string `json:"sources,omitempty"`
+}
+
+// EvidenceLine is one piece of evidence behind a screening status: where
+// it is in the chart (Source), its date and a short description.
+type EvidenceLine struct {
+	Role        screening.Role `json:"role"`
+	Source      string         `json:"source"`
+	Date        chart.Date     `json:"date,omitzero"`
+	Description string         `json:"description"`
+}
+
+// SupersededNote records a screening variant replaced by a more specific
+// one; it is shown as a footnote, never as a checklist item.
+type SupersededNote struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	ByID   string `json:"by_id"`
+	ByName string `json:"by_name"`
+}
+
+// ConditionSection lists the active conditions, newest onset first
+// (unknown onsets last). It has no lookback window: a condition that is
+// still active matters however old it is.
+type ConditionSection struct {
+	Title   string          `json:"title"`
+	Entries []ConditionLine `json:"entries"`
+	// EmptyText is set when there are no entries ("None recorded").
+	EmptyText string `json:"empty_text,omitempty"`
+}
+
+// ConditionLine is one active condition.
+type ConditionLine struct {
+	Ref   string      `json:"ref"`
+	Name  string      `json:"name"`
+	Code  *chart.Code `json:"code,omitempty"`
+	Onset chart.Date  `json:"onset,omitzero"`
+}
+
+// Section is one lookback section (labs, imaging, consults, hospital/ED
+// visits, documents).
+type Section struct {
+	Category Category `json:"category"`
+	Title    string   `json:"title"`
+	// Months is the lookback window; Since is its first included day.
+	Months int        `json:"months"`
+	Since  chart.Date `json:"since"`
+	// Entries are newest first (by End when set, else Date), then by title
+	// and reference.
+	Entries []Entry `json:"entries"`
+	// Undated counts entries of this category without a date; they cannot
+	// be placed in the window and are not listed.
+	Undated int `json:"undated,omitempty"`
+	// EmptyText is set when Entries is empty: "None in the last N months".
+	EmptyText string `json:"empty_text,omitempty"`
+}
