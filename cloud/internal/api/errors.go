@@ -1,0 +1,125 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"healthprep.dev/cloud/internal/org"
+)
+
+// Domain sentinel errors the other domain services return (wrapped or not)
+// and that the API maps to codes. Implementations of Auth, Users and
+// AuditLog use these, or their own errors implementing PublicError.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrAlreadyExists    = errors.New("already exists")
+	ErrPermissionDenied = errors.New("not allowed")
+	ErrFailedPrecond    = errors.New("not possible in the current state")
+	ErrRateLimited      = errors.New("too many attempts")
+)
+
+// PublicError is a domain error whose message is written for the person
+// who made the request and is safe to send (no secrets, no PHI).
+type PublicError interface {
+	error
+	PublicMessage() string
+}
+
+// InvalidInput is a validation error of an input field, safe to send.
+type InvalidInput struct{ Field, Problem string }
+
+func (e *InvalidInput) Error() string { return e.Field + ": " + e.Problem }
+
+// errorMapper turns domain errors into Connect errors. It is the only place
+// where codes are chosen for domain errors. Whatever it does not recognise
+// becomes Internal with a reference number, and the detail goes to the log
+// only.
+type errorMapper struct{ log *slog.Logger }
+
+type mapping struct {
+	sentinel error
+	code     connect.Code
+	message  string
+}
+
+var mappings = []mapping{
+	{org.ErrNotFound, connect.CodeNotFound, "no such organisation"},
+	{org.ErrSlugTaken, connect.CodeAlreadyExists, "slug: another organisation already uses it"},
+	{ErrNotFound, connect.CodeNotFound, "not found"},
+	{ErrAlreadyExists, connect.CodeAlreadyExists, "already exists"},
+	{ErrPermissionDenied, connect.CodePermissionDenied, msgNotAllowed},
+	{ErrFailedPrecond, connect.CodeFailedPrecondition, "not possible in the current state"},
+	{ErrRateLimited, connect.CodeResourceExhausted, "too many attempts; wait and try again"},
+	{ErrSessionInvalid, connect.CodeUnauthenticated, msgSignIn},
+}
+
+func (m errorMapper) wire(ctx context.Context, procedure string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var ve *org.ValidationError
+	if errors.As(err, &ve) {
+		return connect.NewError(connect.CodeInvalidArgument, errors.New(ve.Error()))
+	}
+	var ii *InvalidInput
+	if errors.As(err, &ii) {
+		return connect.NewError(connect.CodeInvalidArgument, errors.New(ii.Error()))
+	}
+	if errors.Is(err, org.ErrTransition) {
+		// The wrapped message names only statuses.
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(transitionMessage(err)))
+	}
+	var pe PublicError
+	if errors.As(err, &pe) {
+		code := connect.CodeFailedPrecondition
+		for _, mp := range mappings {
+			if errors.Is(err, mp.sentinel) {
+				code = mp.code
+				break
+			}
+		}
+		return connect.NewError(code, errors.New(pe.PublicMessage()))
+	}
+	for _, mp := range mappings {
+		if errors.Is(err, mp.sentinel) {
+			return connect.NewError(mp.code, errors.New(mp.message))
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("the request was cancelled"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request took too long"))
+	}
+	ref := newRef()
+	m.log.ErrorContext(ctx, "internal error", "procedure", procedure, "ref", ref, "err", err)
+	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (reference %s)", ref))
+}
+
+// transitionMessage keeps the part of an org.ErrTransition after the
+// sentinel ("status change not allowed: from live to trial").
+func transitionMessage(err error) string {
+	s := err.Error()
+	const marker = "status change not allowed"
+	if i := strings.Index(s, marker); i >= 0 {
+		return s[i:]
+	}
+	return marker
+}
+
+func newRef() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
