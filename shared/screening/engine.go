@@ -41,7 +41,7 @@ func overridesFor(all []Override, id string) []Override {
 type index struct {
 	rec    *chart.Record
 	byCode map[chart.Code][]int32
-	docs   [][]token
+	docs   []*text
 }
 
 func newIndex(rec *chart.Record) *index {
@@ -55,9 +55,9 @@ func newIndex(rec *chart.Record) *index {
 			ix.byCode[c] = append(l, int32(i))
 		}
 	}
-	ix.docs = make([][]token, len(rec.Documents))
+	ix.docs = make([]*text, len(rec.Documents))
 	for i, d := range rec.Documents {
-		ix.docs[i] = tokenize(d.Title + ".\n" + d.Text)
+		ix.docs[i] = newText(d.Title + ".\n" + d.Text)
 	}
 	return ix
 }
@@ -112,10 +112,13 @@ func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Ti
 	lo := window(c, asOf)
 	var hits []hit
 	if c.codes != nil {
-		seen := map[int32]bool{}
+		var seen map[int32]bool
 		visit := func(i int32) {
 			if seen[i] {
 				return
+			}
+			if seen == nil {
+				seen = map[int32]bool{}
 			}
 			seen[i] = true
 			it := &ix.rec.Items[i]
@@ -145,7 +148,7 @@ func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Ti
 			if d.Date.IsZero() || d.Date.After(asOf) || (!lo.IsZero() && d.Date.Before(lo)) {
 				continue
 			}
-			for _, m := range c.phrases.findTokens(ix.docs[di]) {
+			for _, m := range c.phrases.findIn(ix.docs[di]) {
 				if m.Polarity != Affirmed && !wantAll {
 					continue
 				}

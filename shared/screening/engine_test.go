@@ -54,7 +54,7 @@ func testLibrary() Library {
 					{ID: "colonoscopy", Name: "Colonoscopy", Interval: p("10y"), Criterion: Criterion{Kinds: []chart.Kind{chart.Procedure}, CodeSets: []string{"colonoscopy"}, Phrases: []string{"colonoscopy"}}},
 					{ID: "fit", Name: "FIT", Interval: p("1y"), Criterion: Criterion{CodeSets: []string{"fit"}, RequireValue: true}},
 				},
-				ExcludeIf: []string{"hospice"},
+				ExcludeIf:  []string{"hospice"},
 				Exclusions: []Exclusion{{ID: "colectomy", Name: "total colectomy", Any: []Criterion{{Codes: []chart.Code{cpt("44150")}, Timing: TimingEnds}}}},
 			},
 			{

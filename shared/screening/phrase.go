@@ -75,6 +75,56 @@ func (m PhraseMatcher) Find(text string) []PhraseMatch {
 	return m.findTokens(tokenize(text))
 }
 
+// text is a tokenized document with an index of its distinct words, so
+// that phrases whose first word cannot occur are skipped without a scan.
+type text struct {
+	toks  []token
+	exact map[string]bool
+	byLen map[int][]string
+}
+
+func newText(s string) *text {
+	t := &text{toks: tokenize(s), exact: map[string]bool{}, byLen: map[int][]string{}}
+	for _, tok := range t.toks {
+		if !t.exact[tok.word] {
+			t.exact[tok.word] = true
+			t.byLen[len(tok.word)] = append(t.byLen[len(tok.word)], tok.word)
+		}
+	}
+	return t
+}
+
+// mayContain reports whether some word of t matches w.
+func (t *text) mayContain(w string) bool {
+	if t.exact[w] {
+		return true
+	}
+	if len(w) < 5 {
+		return false
+	}
+	for l := len(w) - 1; l <= len(w)+1; l++ {
+		for _, cand := range t.byLen[l] {
+			if wordMatches(w, cand) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m PhraseMatcher) findIn(t *text) []PhraseMatch {
+	var live []compiledPhrase
+	for _, p := range m.phrases {
+		if t.mayContain(p.words[0]) {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return PhraseMatcher{phrases: live}.findTokens(t.toks)
+}
+
 func (m PhraseMatcher) findTokens(toks []token) []PhraseMatch {
 	var out []PhraseMatch
 	for i := range toks {

@@ -18,15 +18,15 @@ func TestPhraseMatcherPolarity(t *testing.T) {
 		{"Colonoscopy scheduled for May", []Polarity{Pending}},
 		{"No polyps. Colonoscopy 2021 normal.", []Polarity{Affirmed}},
 		{"Denies chest pain and colonoscopy 2019 was normal", []Polarity{Affirmed}},
-		{"PAP-SMEAR normal", []Polarity{Affirmed}},         // hyphen, case
-		{"rnammogram done", nil},                          // two-letter OCR slip is too far
-		{"rnamrnogram", nil},                              //
-		{"mamm0gram 2023 normal", []Polarity{Affirmed}},   // OCR 0 for o
-		{"mammogarm done 2023", []Polarity{Affirmed}},     // transposition
-		{"colonoscopies", nil},                            // different word
-		{"mammograms reviewed", []Polarity{Affirmed}},     // plural is one letter away
-		{"Preop colonoscopyx", []Polarity{Affirmed}},      // one extra letter
-		{"The mammo gram", nil},                           // split word is not the word
+		{"PAP-SMEAR normal", []Polarity{Affirmed}},      // hyphen, case
+		{"rnammogram done", nil},                        // two-letter OCR slip is too far
+		{"rnamrnogram", nil},                            //
+		{"mamm0gram 2023 normal", []Polarity{Affirmed}}, // OCR 0 for o
+		{"mammogarm done 2023", []Polarity{Affirmed}},   // transposition
+		{"colonoscopies", nil},                          // different word
+		{"mammograms reviewed", []Polarity{Affirmed}},   // plural is one letter away
+		{"Preop colonoscopyx", []Polarity{Affirmed}},    // one extra letter
+		{"The mammo gram", nil},                         // split word is not the word
 		{"", nil},
 	}
 	for _, tt := range tests {
