@@ -47,10 +47,22 @@ type Principal struct {
 	OrgID     tenancy.OrgID
 	Role      Role
 	SessionID uuid.UUID
-	// SecondFactorPending: the session still owes a second factor that its
-	// user's role or organisation requires (sign-in step one is done).
-	SecondFactorPending bool
+	// Pending is what the session still owes before it may do everything
+	// its role allows (PendingNone for a complete sign-in).
+	Pending Pending
 }
+
+// Pending is an unfinished step of signing in.
+type Pending int
+
+// Pending steps.
+const (
+	PendingNone Pending = iota
+	// PendingSecondFactor: password accepted, TOTP or recovery code owed.
+	PendingSecondFactor
+	// PendingEnrolment: a second factor is mandatory and not yet set up.
+	PendingEnrolment
+)
 
 // Caller is who is calling: the principal (when signed in) and where from.
 type Caller struct {

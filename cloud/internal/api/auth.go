@@ -124,6 +124,6 @@ func (s *authServer) WhoAmI(ctx context.Context, req *connect.Request[v1.WhoAmIR
 	return connect.NewResponse(&v1.WhoAmIResponse{
 		UserId: cl.Principal.UserID.String(), OrgId: cl.Principal.OrgID.String(), Email: me.User.Email,
 		DisplayName: me.User.DisplayName, Role: roleToWire[cl.Principal.Role], SessionId: cl.Principal.SessionID.String(),
-		SecondFactorVerified: !cl.Principal.SecondFactorPending, SessionExpiresAt: timeToWire(me.SessionExpiresAt),
+		SecondFactorVerified: cl.Principal.Pending == PendingNone, SessionExpiresAt: timeToWire(me.SessionExpiresAt),
 	}), nil
 }

@@ -35,7 +35,8 @@ var tokens = map[string]Principal{
 	"admin":         {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New()},
 	"nurse":         {UserID: uuid.New(), OrgID: orgA, Role: RoleNurse, SessionID: uuid.New()},
 	"ma":            {UserID: uuid.New(), OrgID: orgA, Role: RoleMA, SessionID: uuid.New()},
-	"admin-pending": {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), SecondFactorPending: true},
+	"admin-2fa":     {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingSecondFactor},
+	"admin-enrol":   {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingEnrolment},
 }
 
 type fakeAuthn struct{}

@@ -23,9 +23,9 @@ type rule struct {
 	// invite); roles is then empty.
 	public bool
 	roles  []Role
-	// secondFactorStep procedures may be called by a session that still
-	// owes its second factor (to provide or enrol it, or to give up).
-	secondFactorStep bool
+	// duringSecondFactor and duringEnrolment procedures may be called by a
+	// session that still owes its second factor, or must first enrol one.
+	duringSecondFactor, duringEnrolment bool
 }
 
 var (
@@ -57,11 +57,11 @@ var rules = map[string]rule{
 	c.AuthServiceRequestPasswordResetProcedure:  {public: true},
 	c.AuthServiceCompletePasswordResetProcedure: {public: true},
 	c.AuthServiceAcceptInviteProcedure:          {public: true},
-	c.AuthServiceVerifySecondFactorProcedure:    {roles: everyone, secondFactorStep: true},
-	c.AuthServiceStartTotpEnrolmentProcedure:    {roles: everyone, secondFactorStep: true},
-	c.AuthServiceConfirmTotpEnrolmentProcedure:  {roles: everyone, secondFactorStep: true},
-	c.AuthServiceSignOutProcedure:               {roles: everyone, secondFactorStep: true},
-	c.AuthServiceWhoAmIProcedure:                {roles: everyone, secondFactorStep: true},
+	c.AuthServiceVerifySecondFactorProcedure:    {roles: everyone, duringSecondFactor: true},
+	c.AuthServiceStartTotpEnrolmentProcedure:    {roles: everyone, duringEnrolment: true},
+	c.AuthServiceConfirmTotpEnrolmentProcedure:  {roles: everyone, duringEnrolment: true},
+	c.AuthServiceSignOutProcedure:               {roles: everyone, duringSecondFactor: true, duringEnrolment: true},
+	c.AuthServiceWhoAmIProcedure:                {roles: everyone, duringSecondFactor: true, duringEnrolment: true},
 
 	c.AuditServiceQueryAuditProcedure:       {roles: admins},
 	c.AuditServiceExportAuditCsvProcedure:   {roles: admins},
@@ -73,6 +73,7 @@ var rules = map[string]rule{
 const (
 	msgSignIn        = "sign in first: this call needs a valid session"
 	msgSecondFactor  = "finish signing in with your second factor first"
+	msgEnrol         = "set up two-factor authentication first"
 	msgNotAllowed    = "your role does not allow this"
 	msgOtherOrg      = "you can act only on your own organisation"
 	msgUnknownCall   = "this call is not available"
@@ -121,8 +122,11 @@ func (g *guard) admit(ctx context.Context, procedure string, h http.Header, peer
 		g.log.ErrorContext(ctx, "authenticating session", "procedure", procedure, "err", err)
 		return ctx, connect.NewError(connect.CodeUnavailable, errors.New("cannot check your session right now; try again"))
 	}
-	if p.SecondFactorPending && !r.secondFactorStep {
+	switch {
+	case p.Pending == PendingSecondFactor && !r.duringSecondFactor:
 		return ctx, connect.NewError(connect.CodePermissionDenied, errors.New(msgSecondFactor))
+	case p.Pending == PendingEnrolment && !r.duringEnrolment:
+		return ctx, connect.NewError(connect.CodePermissionDenied, errors.New(msgEnrol))
 	}
 	if !slices.Contains(r.roles, p.Role) {
 		return ctx, connect.NewError(connect.CodePermissionDenied, errors.New(msgNotAllowed))

@@ -52,7 +52,8 @@ func allProcedures(t *testing.T) []procedure {
 // want is the access specification, written out by hand (not derived from
 // the rules table it checks): for each procedure, who may call it.
 // "public" means anyone, signed in or not. "2fa" marks the procedures a
-// session that still owes its second factor may call.
+// session that still owes its second factor may call, "enrol" those a
+// session that must first set up a second factor may call.
 var want = map[string]string{
 	c.OrgServiceCreateOrgProcedure:         "root",
 	c.OrgServiceGetOrgProcedure:            "root admin nurse ma",
@@ -74,10 +75,10 @@ var want = map[string]string{
 	c.AuthServiceCompletePasswordResetProcedure: "public",
 	c.AuthServiceAcceptInviteProcedure:          "public",
 	c.AuthServiceVerifySecondFactorProcedure:    "root admin nurse ma 2fa",
-	c.AuthServiceStartTotpEnrolmentProcedure:    "root admin nurse ma 2fa",
-	c.AuthServiceConfirmTotpEnrolmentProcedure:  "root admin nurse ma 2fa",
-	c.AuthServiceSignOutProcedure:               "root admin nurse ma 2fa",
-	c.AuthServiceWhoAmIProcedure:                "root admin nurse ma 2fa",
+	c.AuthServiceStartTotpEnrolmentProcedure:    "root admin nurse ma enrol",
+	c.AuthServiceConfirmTotpEnrolmentProcedure:  "root admin nurse ma enrol",
+	c.AuthServiceSignOutProcedure:               "root admin nurse ma 2fa enrol",
+	c.AuthServiceWhoAmIProcedure:                "root admin nurse ma 2fa enrol",
 
 	c.AuditServiceQueryAuditProcedure:       "root admin",
 	c.AuditServiceExportAuditCsvProcedure:   "root admin",
@@ -148,7 +149,8 @@ func TestRBACMatrix(t *testing.T) {
 		{"admin", "admin"},
 		{"nurse", "nurse"},
 		{"ma", "ma"},
-		{"2fa", "admin-pending"},
+		{"2fa", "admin-2fa"},
+		{"enrol", "admin-enrol"},
 	}
 	procs := allProcedures(t)
 	sort.Slice(procs, func(i, j int) bool { return procs[i].path < procs[j].path })
