@@ -38,6 +38,12 @@ const (
 	HeadMismatch Kind = "head_mismatch"
 	// NoHead: the organisation has entries but no chain head.
 	NoHead Kind = "no_head"
+	// AnchorMismatch: entry Seq differs from the hash anchored for it
+	// outside the database: history was rewritten and re-hashed.
+	AnchorMismatch Kind = "anchor_mismatch"
+	// AnchorMissing: entry Seq was anchored outside the database but the
+	// chain (entries and head) now ends before it.
+	AnchorMissing Kind = "anchor_missing"
 	// TooMany: more problems than MaxProblems; the rest were not listed.
 	TooMany Kind = "too_many"
 )
@@ -85,6 +91,10 @@ func (p Problem) sentence() string {
 		return fmt.Sprintf("the chain head's hash is not entry %d's: the head or the entry was rewritten", p.Seq)
 	case NoHead:
 		return fmt.Sprintf("the chain has entries up to %d but no head: the head was removed", p.LastSeq)
+	case AnchorMismatch:
+		return fmt.Sprintf("entry %d differs from its anchored copy: the chain was rewritten and re-hashed up to here or beyond", p.Seq)
+	case AnchorMissing:
+		return fmt.Sprintf("entry %d was anchored but the chain now ends before it: the tail and the head were removed", p.Seq)
 	case TooMany:
 		return fmt.Sprintf("more than %d problems; the rest from entry %d on were not listed", MaxProblems, p.Seq)
 	}
@@ -101,9 +111,20 @@ func entries(first, last int64, one, many string) string {
 // Chain summarises the verification of one organisation's chain.
 type Chain struct {
 	Org      tenancy.OrgID
-	Entries  int64 // entries read
-	HeadSeq  int64 // what the chain head records (0 when none)
+	Entries  int64  // entries read
+	HeadSeq  int64  // what the chain head records (0 when none)
+	HeadHash []byte // and its hash: anchor it when the chain verified
 	Problems int
+}
+
+// Anchor is a chain position kept outside the database (an archive under
+// object lock, an operator's notes). The hash chain alone cannot catch an
+// attacker who rewrites the tail of a chain and its head consistently with
+// the public algorithm; an anchor taken from an earlier, clean Report can.
+type Anchor struct {
+	Org  tenancy.OrgID
+	Seq  int64
+	Hash []byte
 }
 
 // Report is the result of Verify or VerifyAll.
@@ -146,15 +167,16 @@ func WriteVerifyReport(w io.Writer, r Report) (ok bool, err error) {
 }
 
 // Verify walks org's chain in sequence order inside a transaction scoped to
-// org and reports every problem it finds. It streams: memory stays bounded by
-// MaxProblems whatever the chain's length. An error means the chain could
+// org and reports every problem it finds, also checking the chain against
+// any of org's anchors. It streams: memory stays bounded by MaxProblems and
+// the anchors whatever the chain's length. An error means the chain could
 // not be read, not that it is damaged.
-func Verify(ctx context.Context, db *tenancy.DB, org tenancy.OrgID) (Report, error) {
+func Verify(ctx context.Context, db *tenancy.DB, org tenancy.OrgID, anchors ...Anchor) (Report, error) {
 	var c Chain
 	var probs []Problem
 	err := db.WithOrg(ctx, org, func(tx pgx.Tx) error {
 		var err error
-		c, probs, err = verifyChain(ctx, tx, org)
+		c, probs, err = verifyChain(ctx, tx, org, anchors)
 		return err
 	})
 	if err != nil {
@@ -164,8 +186,9 @@ func Verify(ctx context.Context, db *tenancy.DB, org tenancy.OrgID) (Report, err
 }
 
 // VerifyAll verifies every organisation's chain with platform scope (for the
-// root administrator and operators), one transaction per organisation.
-func VerifyAll(ctx context.Context, db *tenancy.DB) (Report, error) {
+// root administrator and operators), one transaction per organisation, with
+// any anchors.
+func VerifyAll(ctx context.Context, db *tenancy.DB, anchors ...Anchor) (Report, error) {
 	var orgs []tenancy.OrgID
 	err := db.WithPlatform(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id FROM organizations ORDER BY id`)
@@ -181,7 +204,7 @@ func VerifyAll(ctx context.Context, db *tenancy.DB) (Report, error) {
 	var r Report
 	for _, org := range orgs {
 		err := db.WithPlatform(ctx, func(tx pgx.Tx) error {
-			c, probs, err := verifyChain(ctx, tx, org)
+			c, probs, err := verifyChain(ctx, tx, org, anchors)
 			r.Chains = append(r.Chains, c)
 			r.Problems = append(r.Problems, probs...)
 			return err
@@ -204,6 +227,7 @@ type walker struct {
 	prevBad  bool
 	beyond   *Problem // the open BeyondHead range
 	suspects []Entry  // entries whose hash does not match: modified or moved
+	anchors  map[int64][]byte
 	probs    []Problem
 	full     bool
 }
@@ -252,6 +276,9 @@ func (w *walker) step(en Entry) {
 	case !gap && !w.prevBad && !bytes.Equal(en.PrevHash, w.prevHash):
 		w.add(Problem{Kind: Unlinked, Seq: en.Seq})
 	}
+	if h, ok := w.anchors[en.Seq]; ok && !bad && !bytes.Equal(h, en.Hash) {
+		w.add(Problem{Kind: AnchorMismatch, Seq: en.Seq})
+	}
 	// A damaged entry at the head explains a head mismatch on its own.
 	if w.head != nil && en.Seq == w.head.seq && !bad && !bytes.Equal(en.Hash, w.head.hash) {
 		w.add(Problem{Kind: HeadMismatch, Seq: en.Seq})
@@ -269,11 +296,26 @@ func (w *walker) finish() {
 	case w.head != nil && w.head.seq > w.prevSeq:
 		w.add(Problem{Kind: Truncated, Seq: w.prevSeq + 1, LastSeq: w.head.seq})
 	}
+	end := w.prevSeq
+	if w.head != nil && w.head.seq > end {
+		end = w.head.seq
+	}
+	for _, seq := range sortedKeys(w.anchors) {
+		if seq > end {
+			w.add(Problem{Kind: AnchorMissing, Seq: seq})
+		}
+	}
 }
 
 // verifyChain verifies one org's chain in tx, which may be scoped to the org
 // or to the platform.
-func verifyChain(ctx context.Context, tx pgx.Tx, org tenancy.OrgID) (Chain, []Problem, error) {
+func verifyChain(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, anchors []Anchor) (Chain, []Problem, error) {
+	anchored := map[int64][]byte{}
+	for _, a := range anchors {
+		if a.Org == org {
+			anchored[a.Seq] = a.Hash
+		}
+	}
 	// The head is read by the same statement as the entries, so both come
 	// from one snapshot even while appends continue.
 	const q = `SELECT ` + entryColumns + `,
@@ -281,7 +323,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, org tenancy.OrgID) (Chain, []Pr
 	       (SELECT h.hash FROM audit_heads h WHERE h.org_id = $1) AS head_hash
 	FROM audit_log WHERE org_id = $1 ORDER BY audit_log.seq`
 	for attempt := 0; ; attempt++ {
-		w := &walker{org: org, prevHash: genesis}
+		w := &walker{org: org, prevHash: genesis, anchors: anchored}
 		rows, err := tx.Query(ctx, q, org)
 		if err != nil {
 			return Chain{}, nil, fmt.Errorf("reading chain: %w", err)
@@ -336,7 +378,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, org tenancy.OrgID) (Chain, []Pr
 		})
 		c := Chain{Org: org, Entries: w.n, Problems: len(w.probs)}
 		if w.head != nil {
-			c.HeadSeq = w.head.seq
+			c.HeadSeq, c.HeadHash = w.head.seq, w.head.hash
 		}
 		return c, w.probs, nil
 	}
@@ -400,7 +442,7 @@ func (w *walker) diagnose(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-func sortedKeys(m map[int64]bool) []int64 {
+func sortedKeys[V any](m map[int64]V) []int64 {
 	ks := make([]int64, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)

@@ -239,3 +239,78 @@ func TestWriteVerifyReport(t *testing.T) {
 		}
 	}
 }
+
+// TestAnchorsCatchConsistentRewrites plays an attacker who knows the hash
+// algorithm and rewrites the tail and the head consistently: the chain alone
+// verifies (the limit of an unkeyed chain), an anchor taken from an earlier
+// clean report does not.
+func TestAnchorsCatchConsistentRewrites(t *testing.T) {
+	t.Parallel()
+	type want struct {
+		kind audit.Kind
+		seq  int64
+	}
+	cases := []struct {
+		name   string
+		tamper func(a *attacker)
+		want   want
+	}{
+		{"tail rewritten and re-hashed", func(a *attacker) {
+			e9, e10 := a.ens[8], a.ens[9]
+			e9.Outcome = audit.Failure
+			e9.Hash = e9.ComputeHash()
+			e10.PrevHash = e9.Hash
+			e10.Hash = e10.ComputeHash()
+			a.exec(`UPDATE audit_log SET outcome = 'failure', hash = $2 WHERE org_id = $1 AND seq = 9`, e9.Hash)
+			a.exec(`UPDATE audit_log SET prev_hash = $2, hash = $3 WHERE org_id = $1 AND seq = 10`, e10.PrevHash, e10.Hash)
+			a.exec(`UPDATE audit_heads SET hash = $2 WHERE org_id = $1`, e10.Hash)
+		}, want{audit.AnchorMismatch, 10}},
+		{"tail and head removed", func(a *attacker) {
+			a.exec(`DELETE FROM audit_log WHERE org_id = $1 AND seq >= 9`)
+			a.exec(`UPDATE audit_heads SET seq = 8, hash = $2 WHERE org_id = $1`, a.ens[7].Hash)
+		}, want{audit.AnchorMissing, 10}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			ctx := context.Background()
+			ens := appendN(t, f.tdb, f.a, 10, event)
+			clean, err := audit.Verify(ctx, f.tdb, f.a)
+			if err != nil || !clean.OK() {
+				t.Fatalf("clean chain: %v, %v", clean.Problems, err)
+			}
+			c := clean.Chains[0]
+			anchors := []audit.Anchor{
+				{Org: c.Org, Seq: c.HeadSeq, Hash: c.HeadHash},
+				{Org: f.b, Seq: 99, Hash: []byte("another org's anchor is ignored")},
+			}
+			tc.tamper(newAttacker(t, f.db, f.a, ens))
+
+			r, err := audit.Verify(ctx, f.tdb, f.a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.OK() {
+				t.Errorf("without anchors: problems %v; this rewrite was expected to go unseen", r.Problems)
+			}
+			for _, verify := range []func() (audit.Report, error){
+				func() (audit.Report, error) { return audit.Verify(ctx, f.tdb, f.a, anchors...) },
+				func() (audit.Report, error) { return audit.VerifyAll(ctx, f.tdb, anchors[0]) },
+			} {
+				r, err := verify()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []want
+				for _, p := range r.Problems {
+					got = append(got, want{p.Kind, p.Seq})
+					t.Log(p)
+				}
+				if fmt.Sprint(got) != fmt.Sprint([]want{tc.want}) {
+					t.Errorf("with the anchor: problems %v; want %v", got, []want{tc.want})
+				}
+			}
+		})
+	}
+}
