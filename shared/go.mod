@@ -1,3 +1,5 @@
 module healthprep.dev/shared
 
 go 1.26
+
+require github.com/go-pdf/fpdf v0.9.0

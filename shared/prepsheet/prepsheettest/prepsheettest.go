@@ -145,9 +145,10 @@ func Large(loc *time.Location, n, perSection int) prepsheet.Input {
 		r := screening.Result{ID: fmt.Sprintf("type-%02d", i), Name: fmt.Sprintf("Screening type %02d", i), Status: st,
 			Reason:  fmt.Sprintf("Generated result %d with status %s; this sentence is long enough to wrap onto a second line in every rendering of the sheet.", i, st),
 			Sources: []screening.Source{{Label: "Generated guideline", CMS: fmt.Sprintf("CMS%d", 100+i)}}}
-		if st == screening.Overdue || st == screening.Due || st == screening.DueSoon || st == screening.Complete {
-			r.LastDone = asOf.AddDays(-400 - i)
-			r.NextDue = asOf.AddDays(-30 + 7*i)
+		next := map[screening.Status]int{screening.Overdue: -200 - i, screening.Due: -10 - i, screening.DueSoon: 5 + i, screening.Complete: 100 + i}
+		if off, ok := next[st]; ok {
+			r.NextDue = asOf.AddDays(off)
+			r.LastDone = r.NextDue.AddYears(-1)
 			for j := range 5 {
 				v := 5.0 + float64(j)/10
 				r.Evidence = append(r.Evidence, screening.Evidence{Role: screening.RoleCompletion,
