@@ -54,10 +54,10 @@ const userSelect = `SELECT u.id, u.org_id, u.email, u.role, u.status, u.password
 	FROM users u JOIN organizations o ON o.id = u.org_id `
 
 // loadUser reads one user by a WHERE clause on u; nil when there is none.
-func loadUser(ctx context.Context, tx pgx.Tx, where string, arg any) (*userRow, error) {
+func loadUser(ctx context.Context, tx pgx.Tx, where string, args ...any) (*userRow, error) {
 	var u userRow
 	var role string
-	err := tx.QueryRow(ctx, userSelect+where, arg).Scan(&u.id, &u.org, &u.email, &role, &u.status, &u.hash,
+	err := tx.QueryRow(ctx, userSelect+where, args...).Scan(&u.id, &u.org, &u.email, &role, &u.status, &u.hash,
 		&u.lockedUntil, &u.totpEnc, &u.totpEnabled, &u.lastStep, &u.requireAll)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
