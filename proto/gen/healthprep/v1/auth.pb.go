@@ -305,8 +305,11 @@ type VerifySecondFactorResponse struct {
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// Set when a recovery code was used.
 	RecoveryCodesRemaining int32 `protobuf:"varint,2,opt,name=recovery_codes_remaining,json=recoveryCodesRemaining,proto3" json:"recovery_codes_remaining,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The verified session replaces the one that signed in: send this token
+	// from now on (the old one stops working).
+	SessionToken  string `protobuf:"bytes,3,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifySecondFactorResponse) Reset() {
@@ -351,6 +354,13 @@ func (x *VerifySecondFactorResponse) GetRecoveryCodesRemaining() int32 {
 		return x.RecoveryCodesRemaining
 	}
 	return 0
+}
+
+func (x *VerifySecondFactorResponse) GetSessionToken() string {
+	if x != nil {
+		return x.SessionToken
+	}
+	return ""
 }
 
 type SignOutRequest struct {
@@ -1084,11 +1094,12 @@ const file_healthprep_v1_auth_proto_rawDesc = "" +
 	"\x19VerifySecondFactorRequest\x12\x1d\n" +
 	"\ttotp_code\x18\x01 \x01(\tH\x00R\btotpCode\x12%\n" +
 	"\rrecovery_code\x18\x02 \x01(\tH\x00R\frecoveryCodeB\x06\n" +
-	"\x04code\"\x91\x01\n" +
+	"\x04code\"\xb6\x01\n" +
 	"\x1aVerifySecondFactorResponse\x129\n" +
 	"\n" +
 	"expires_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x128\n" +
-	"\x18recovery_codes_remaining\x18\x02 \x01(\x05R\x16recoveryCodesRemaining\"\x10\n" +
+	"\x18recovery_codes_remaining\x18\x02 \x01(\x05R\x16recoveryCodesRemaining\x12#\n" +
+	"\rsession_token\x18\x03 \x01(\tR\fsessionToken\"\x10\n" +
 	"\x0eSignOutRequest\"\x11\n" +
 	"\x0fSignOutResponse\"\x1b\n" +
 	"\x19StartTotpEnrolmentRequest\"l\n" +

@@ -65,7 +65,7 @@ type AuthServiceClient interface {
 	// password give the same UNAUTHENTICATED answer in the same time.
 	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
 	// VerifySecondFactor completes sign-in with a TOTP code or a recovery
-	// code. Each code works once.
+	// code, and returns a new session token. Each code works once.
 	VerifySecondFactor(context.Context, *connect.Request[v1.VerifySecondFactorRequest]) (*connect.Response[v1.VerifySecondFactorResponse], error)
 	// SignOut ends the caller's session.
 	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
@@ -218,7 +218,7 @@ type AuthServiceHandler interface {
 	// password give the same UNAUTHENTICATED answer in the same time.
 	SignIn(context.Context, *connect.Request[v1.SignInRequest]) (*connect.Response[v1.SignInResponse], error)
 	// VerifySecondFactor completes sign-in with a TOTP code or a recovery
-	// code. Each code works once.
+	// code, and returns a new session token. Each code works once.
 	VerifySecondFactor(context.Context, *connect.Request[v1.VerifySecondFactorRequest]) (*connect.Response[v1.VerifySecondFactorResponse], error)
 	// SignOut ends the caller's session.
 	SignOut(context.Context, *connect.Request[v1.SignOutRequest]) (*connect.Response[v1.SignOutResponse], error)
