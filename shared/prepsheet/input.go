@@ -111,6 +111,13 @@ func EntryFromItem(c Category, it chart.Item) (Entry, bool) {
 	return e, true
 }
 
+// EntryFromDocument makes a document Entry from a chart document; docType
+// is the document's type as the caller knows it ("Discharge summary"), or
+// "". The text itself never goes on the sheet.
+func EntryFromDocument(d chart.Document, docType string) Entry {
+	return Entry{Category: Document, Ref: d.Ref, Date: d.Date, Title: d.Title, Type: docType}
+}
+
 // Lookback is the organisation's lookback window per section, in months.
 type Lookback struct {
 	LabsMonths      int `json:"labs_months"`
