@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"healthprep.dev/shared/chart"
-	"healthprep.dev/shared/preset"
 	"healthprep.dev/shared/prepsheet"
 	"healthprep.dev/shared/prepsheet/prepsheettest"
+	"healthprep.dev/shared/preset"
 	"healthprep.dev/shared/screening"
 )
 
