@@ -1,8 +1,23 @@
 // Package audit is HealthPrep's tamper-evident audit log. Every security
 // event and every read of PHI is appended, inside the transaction of the
 // change it records, to its organisation's hash chain: each entry's hash
-// covers its own fields and the previous entry's hash, so a modified,
-// deleted or reordered entry breaks the chain and Verify finds it.
+// covers its own fields, its sequence number and the previous entry's hash.
+//
+//   - Append records an event; RecordPHIAccess records a PHI read (action
+//     phi.read) and refuses anything that could carry free-text PHI.
+//   - The database keeps every chain linear: the application role cannot
+//     update, delete or truncate entries, nor move a chain head, and each
+//     insert must extend its head exactly (migrations 00004 and 00020).
+//   - Verify and VerifyAll stream each chain and report every modified,
+//     moved, deleted, truncated or out-of-chain entry by sequence number;
+//     WriteVerifyReport prints a report for `hpctl audit verify`. Anchors
+//     kept outside the database catch a consistent rewrite of a chain's tail,
+//     which no unkeyed chain can catch on its own.
+//   - List and ListAll page through entries newest first (an org
+//     administrator's org, or every org for root); ExportCSV and
+//     ExportAllCSV stream them as CSV.
+//
+// Nothing here logs, and no error or report carries an entry's contents.
 package audit
 
 import (

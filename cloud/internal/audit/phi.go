@@ -31,11 +31,12 @@ type PHIAccess struct {
 	IP          string // from where: the client's IP address
 	DeviceID    string // and/or the registered device; at least one of the two
 	Outcome     Outcome
-	Details     map[string]string // keys from PHIDetailKeys, values short tokens
+	Details     map[string]string // keys: channel, purpose, fields, count, request_id, view, client_version; values short tokens
 }
 
-// PHIDetailKeys are the only details a PHI read may carry.
-var PHIDetailKeys = map[string]string{
+// phiDetailKeys are the only details a PHI read may carry, with what each
+// value means.
+var phiDetailKeys = map[string]string{
 	"channel":        "how the data left: api, web, desktop, sync, print, pdf, csv",
 	"purpose":        "why, as a code: treatment, operations, support, audit",
 	"fields":         "which field groups, comma-separated codes",
@@ -107,7 +108,7 @@ func (a *PHIAccess) validate() error {
 		return invalid("a PHI read's outcome is success or failure")
 	}
 	for k, v := range a.Details {
-		if _, ok := PHIDetailKeys[k]; !ok {
+		if _, ok := phiDetailKeys[k]; !ok {
 			return invalid("details key is not one of the PHI read keys (channel, purpose, fields, count, request_id, view, client_version)")
 		}
 		if !detailTokens.MatchString(v) {
