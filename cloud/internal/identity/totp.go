@@ -336,6 +336,9 @@ func (s *Service) clearTOTP(ctx context.Context, tx pgx.Tx, u *userRow, actor Pr
 // wrapUnlessSentinel adds context to unexpected errors and passes this
 // package's sentinels through unchanged, so messages stay person-readable.
 func wrapUnlessSentinel(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
 	for _, s := range []error{ErrUnauthenticated, ErrTOTPEnrolled, ErrTOTPNotEnrolled, ErrInvalidTOTP, ErrMFARequired,
 		ErrNotFound, ErrPermissionDenied, ErrLastAdmin, ErrMaxUsers, ErrInviteInvalid, ErrInviteOpen, ErrEmailInUse,
 		ErrResetInvalid, ErrLocked, ErrInvalidInput, ErrWeakPassword} {
