@@ -429,6 +429,9 @@ func TestWrap(t *testing.T) {
 		{"Núñez-Øverby Zoë", 12, []string{"Núñez-Øverby", "Zoë"}},
 		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
 		{"a\nb", 10, []string{"a", "b"}},
+		{"  two  spaces ", 20, []string{"two spaces"}},
+		{"tab\there", 20, []string{"tab here"}},
+		{"short line", 20, []string{"short line"}},
 	}
 	for _, tt := range tests {
 		if got := prepsheet.Wrap(tt.text, tt.width); !slices.Equal(got, tt.want) {

@@ -216,7 +216,7 @@ func dateCol(d interface{ String() string }, unknown string) string {
 	if s == "" {
 		s = unknown
 	}
-	return fmt.Sprintf("%-10s  ", s)
+	return s + pad(12-utf8.RuneCountInString(s))
 }
 
 func pad(n int) string {
@@ -249,6 +249,9 @@ func joinNonEmpty(sep string, parts ...string) string {
 func Wrap(text string, width int) []string {
 	if width < 1 {
 		width = 1
+	}
+	if utf8.RuneCountInString(text) <= width && isSimple(text) {
+		return []string{text} // the common case: one short line
 	}
 	var lines []string
 	var cur strings.Builder
@@ -287,4 +290,26 @@ func Wrap(text string, width int) []string {
 		cur.Reset()
 	}
 	return lines
+}
+
+// isSimple reports whether s is already one wrapped line: no newline, no
+// leading, trailing or doubled space, no other white space.
+func isSimple(s string) bool {
+	prevSpace := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		case c < ' ' || c == 0x7f:
+			return false
+		case c >= utf8.RuneSelf:
+			return false // leave Unicode white space to strings.Fields
+		default:
+			prevSpace = false
+		}
+	}
+	return !prevSpace || s == ""
 }
