@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkWrite renders a typical patient's sheet (25 screening results,
-// 40 conditions, 300 entries: about 7 pages) as a PDF.
+// 40 conditions, 300 entries: 17 pages) as a PDF.
 func BenchmarkWrite(b *testing.B) {
 	s, err := prepsheet.Assemble(prepsheettest.Large(chicago(b), 25, 60))
 	if err != nil {
