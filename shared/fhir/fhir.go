@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,15 +15,38 @@ import (
 	"healthprep.dev/shared/chart"
 )
 
-// PathError reports a resource that could not be read.
+// PathError reports a file or resource that could not be read.
 type PathError struct {
 	File string // as given to Loader.Add
 	Path string // JSON path, e.g. "$.entry[3].resource.birthDate"
-	Msg  string
+	// Resource is the resource type whose reading failed ("Patient",
+	// "Observation", ...); empty when the file itself is unreadable.
+	Resource string
+	Msg      string
 }
 
 func (e *PathError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
+}
+
+// OrphanError reports resources whose subject is not a loaded Patient,
+// returned by Loader.Records. Unless AttachedTo is set they are left out of
+// every record: a patient whose own Patient resource was unreadable gets no
+// record at all.
+type OrphanError struct {
+	Subject string // the reference as written, e.g. "Patient/123"
+	Count   int    // how many resources refer to it
+	// AttachedTo is the patient the resources were attached to instead (see
+	// Loader.Records); empty when they were skipped.
+	AttachedTo string
+}
+
+func (e *OrphanError) Error() string {
+	what := "skipped"
+	if e.AttachedTo != "" {
+		what = "attached to the only patient, " + e.AttachedTo
+	}
+	return fmt.Sprintf("%d resources refer to subject %q, which is not a loaded Patient: %s", e.Count, e.Subject, what)
 }
 
 // Options control the mapping.
@@ -42,6 +67,8 @@ type Loader struct {
 	alias    map[string]string // "urn:uuid:x" and "Patient/x" -> patient id
 	items    []pending
 	docs     []pendingDoc
+	// badPatients counts Patient resources that could not be read.
+	badPatients int
 }
 
 type pending struct {
@@ -60,13 +87,20 @@ func NewLoader(opts Options) *Loader {
 }
 
 // Add reads one JSON file: a Bundle or a single resource. It returns one
-// error per resource it had to skip; the rest are kept.
+// *PathError per resource it had to skip (or one for the whole file when it
+// is empty or not a JSON object); the rest are kept.
 func (l *Loader) Add(file string, data []byte) []error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return []error{&PathError{File: file, Path: "$", Msg: "empty file"}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return []error{&PathError{File: file, Path: "$", Msg: "not JSON: " + err.Error()}}
+		return []error{&PathError{File: file, Path: "$", Msg: "not JSON: " + jsonProblem(err, len(data))}}
+	}
+	if dec.More() {
+		return []error{&PathError{File: file, Path: "$", Msg: fmt.Sprintf("not JSON: data after the first value at byte %d", dec.InputOffset())}}
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -77,13 +111,31 @@ func (l *Loader) Add(file string, data []byte) []error {
 	return errs
 }
 
+// jsonProblem describes a decoding error with the byte offset where it
+// was found, so a person can open the file there.
+func jsonProblem(err error, size int) string {
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%v at byte %d", syn, syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("truncated: the file ends at byte %d inside a value", size)
+	}
+	return err.Error()
+}
+
 func (l *Loader) resource(file, path, fullURL string, obj map[string]any, errs *[]error) {
 	r := reader{file: file, errs: errs, opts: l.opts}
-	rt, _ := obj["resourceType"].(string)
-	if rt == "" {
-		r.fail(path+".resourceType", "missing resourceType")
+	rt, ok := obj["resourceType"].(string)
+	if !ok && obj["resourceType"] != nil {
+		r.fail(path+".resourceType", "not a string")
 		return
 	}
+	if rt == "" {
+		r.fail(path+".resourceType", "missing resourceType: not a FHIR resource")
+		return
+	}
+	r.resource = rt
 	if rt == "Bundle" {
 		entries, ok := obj["entry"].([]any)
 		if !ok && obj["entry"] != nil {
@@ -112,6 +164,7 @@ func (l *Loader) resource(file, path, fullURL string, obj map[string]any, errs *
 	case "Patient":
 		p, ok := r.patient(path, obj)
 		if !ok || len(*errs) > before {
+			l.badPatients++
 			return
 		}
 		if _, dup := l.patients[p.ID]; !dup {
@@ -142,10 +195,12 @@ func (l *Loader) resource(file, path, fullURL string, obj map[string]any, errs *
 }
 
 // Records returns one record per Patient, in the order the patients were
-// first seen, and an error for every subject that is not a known patient.
-// When exactly one patient was loaded, resources whose subject is unknown
-// (test data often carries a placeholder reference) are attached to that
-// patient and still reported.
+// first seen, and an *OrphanError for every subject that is not a known
+// patient. When exactly one patient was loaded and no Patient resource was
+// rejected, resources whose subject is unknown (test data often carries a
+// placeholder reference) are attached to that patient and still reported;
+// when a Patient was rejected they are skipped instead, so one patient's
+// data never lands in another's chart.
 func (l *Loader) Records() ([]chart.Record, []error) {
 	idx := map[string]int{}
 	recs := make([]chart.Record, len(l.order))
@@ -154,14 +209,12 @@ func (l *Loader) Records() ([]chart.Record, []error) {
 		idx[id] = i
 	}
 	orphans := map[string]int{}
+	attach := len(recs) == 1 && l.badPatients == 0
 	resolve := func(subject string) (int, bool) {
 		id, ok := l.alias[subject]
 		if !ok {
 			orphans[subject]++
-			if len(recs) == 1 {
-				return 0, true
-			}
-			return 0, false
+			return 0, attach
 		}
 		return idx[id], true
 	}
@@ -182,23 +235,24 @@ func (l *Loader) Records() ([]chart.Record, []error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		what := "skipped"
-		if len(recs) == 1 {
-			what = "attached to the only patient, " + recs[0].Patient.ID
+		e := &OrphanError{Subject: k, Count: orphans[k]}
+		if attach {
+			e.AttachedTo = recs[0].Patient.ID
 		}
-		errs = append(errs, fmt.Errorf("%d resources refer to subject %q, which is not a loaded Patient: %s", orphans[k], k, what))
+		errs = append(errs, e)
 	}
 	return recs, errs
 }
 
 type reader struct {
-	file string
-	errs *[]error
-	opts Options
+	file     string
+	resource string // the resource type being read, once known
+	errs     *[]error
+	opts     Options
 }
 
 func (r reader) fail(path, msg string) {
-	*r.errs = append(*r.errs, &PathError{File: r.file, Path: path, Msg: msg})
+	*r.errs = append(*r.errs, &PathError{File: r.file, Path: path, Resource: r.resource, Msg: msg})
 }
 
 func (r reader) str(obj map[string]any, path, key string) string {

@@ -2,7 +2,9 @@ package fhir
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +62,76 @@ func TestLoaderRejectsNonJSON(t *testing.T) {
 	errs := NewLoader(Options{}).Add("x.json", []byte("{nope"))
 	if len(errs) != 1 || errs[0].(*PathError).Path != "$" {
 		t.Errorf("errors = %v, want one at $", errs)
+	}
+}
+
+func TestLoaderReportsUnreadableFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		data     string
+		wantPath string
+		wantMsg  string
+		wantType string
+	}{
+		{"empty file", "", "$", "empty file", ""},
+		{"only whitespace", " \n", "$", "empty file", ""},
+		{"truncated", `{"resourceType":"Observation","id":"o1","code":{"cod`, "$", "truncated", ""},
+		{"syntax error", `{"resourceType": Observation}`, "$", "at byte 18", ""},
+		{"two values", `{"resourceType":"Patient","id":"a"} {}`, "$", "data after the first value", ""},
+		{"an array", `[1, 2]`, "$", "not a JSON object", ""},
+		{"not FHIR", `{"hello": "world"}`, "$.resourceType", "not a FHIR resource", ""},
+		{"resourceType not a string", `{"resourceType": 7}`, "$.resourceType", "not a string", ""},
+		{"wrong type at a path", `{"resourceType":"Observation","id":"o1","code":"4548-4","subject":{"reference":"Patient/p1"}}`, "$.code", "not an object", "Observation"},
+		{"bad patient", `{"resourceType":"Patient","id":"p1","birthDate":17}`, "$.birthDate", "not a string", "Patient"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			errs := NewLoader(Options{}).Add("f.json", []byte(tt.data))
+			if len(errs) != 1 {
+				t.Fatalf("got %d errors %v, want 1", len(errs), errs)
+			}
+			var pe *PathError
+			if !errors.As(errs[0], &pe) {
+				t.Fatalf("error %T %v, want *PathError", errs[0], errs[0])
+			}
+			if pe.File != "f.json" || pe.Path != tt.wantPath || !strings.Contains(pe.Msg, tt.wantMsg) || pe.Resource != tt.wantType {
+				t.Errorf("got %q (resource %q), want f.json: %s: …%s… (resource %q)", pe, pe.Resource, tt.wantPath, tt.wantMsg, tt.wantType)
+			}
+		})
+	}
+}
+
+func TestLoaderOrphans(t *testing.T) {
+	t.Parallel()
+	obs := `{"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},"subject":{"reference":"Patient/placeholder"},"effectiveDateTime":"2025-03-01"}`
+	tests := []struct {
+		name       string
+		files      []string
+		wantRecs   int
+		wantItems  int // items of the first record
+		wantAttach string
+	}{
+		{"one patient: placeholder subject attached", []string{`{"resourceType":"Patient","id":"a"}`, obs}, 1, 1, "a"},
+		{"two patients: skipped", []string{`{"resourceType":"Patient","id":"a"}`, `{"resourceType":"Patient","id":"b"}`, obs}, 2, 0, ""},
+		{"a rejected patient: skipped, never attached to the other", []string{`{"resourceType":"Patient","id":"a"}`, `{"resourceType":"Patient","id":"b","gender":"mail"}`, obs}, 1, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLoader(Options{})
+			for i, f := range tt.files {
+				l.Add(fmt.Sprintf("f%d.json", i), []byte(f))
+			}
+			recs, warns := l.Records()
+			if len(recs) != tt.wantRecs || len(recs[0].Items) != tt.wantItems {
+				t.Fatalf("got %d records (%d items in the first), want %d (%d)", len(recs), len(recs[0].Items), tt.wantRecs, tt.wantItems)
+			}
+			var oe *OrphanError
+			if len(warns) != 1 || !errors.As(warns[0], &oe) || oe.Subject != "Patient/placeholder" || oe.Count != 1 || oe.AttachedTo != tt.wantAttach {
+				t.Errorf("warnings = %v, want one OrphanError for Patient/placeholder attached to %q", warns, tt.wantAttach)
+			}
+		})
 	}
 }

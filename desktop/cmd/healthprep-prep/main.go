@@ -1,13 +1,25 @@
 // Command healthprep-prep prints a prep-sheet screening checklist for every
 // patient found in a directory of FHIR R4 JSON (Bundles and/or one resource
-// per file, read recursively).
+// per file, read recursively; resource types it does not use, such as
+// MeasureReport, are ignored).
 //
 // Usage:
 //
-//	healthprep-prep [--as-of YYYY-MM-DD] [--json] [--presets FILE] DIR...
+//	healthprep-prep --as-of YYYY-MM-DD [--json] [--presets FILE] DIR...
 //
-// Malformed resources are reported on stderr with the file and JSON path
-// and skipped. The exit code is 0 when every patient got a sheet.
+// Malformed files and resources are reported on stderr with the file and
+// JSON path and skipped; one bad file never stops the run.
+//
+// Exit status:
+//
+//	0  every patient found got a sheet (resources that were skipped are
+//	   still reported on stderr)
+//	1  some patient got no sheet: a Patient resource could not be read,
+//	   resources refer to a patient that was not loaded, or no Patient was
+//	   found at all; the other patients' sheets are still printed
+//	2  usage or configuration error: a bad flag, --as-of missing or not
+//	   YYYY-MM-DD, no directory, an unreadable directory or --presets file,
+//	   or an invalid library; nothing is printed on stdout
 package main
 
 import (
@@ -22,12 +34,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"healthprep.dev/shared/chart"
 	"healthprep.dev/shared/fhir"
 	"healthprep.dev/shared/preset"
 	"healthprep.dev/shared/screening"
+)
+
+// The exit statuses (see the package comment).
+const (
+	exitOK         = 0
+	exitIncomplete = 1
+	exitUsage      = 2
 )
 
 // Config is everything the command needs, built from the flags.
@@ -39,102 +57,136 @@ type Config struct {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr, time.Now())
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "healthprep-prep:", err)
-		os.Exit(2)
-	}
-	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "healthprep-prep:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func parseFlags(args []string, stderr io.Writer, now time.Time) (Config, error) {
+const usage = "usage: healthprep-prep --as-of YYYY-MM-DD [--json] [--presets FILE] DIR..."
+
+// run is the whole command: it parses args, writes sheets to stdout and
+// problems to stderr, and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "healthprep-prep:", err)
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	engine, err := loadEngine(cfg.Presets)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthprep-prep:", err)
+		return exitUsage
+	}
+	var all load
+	for _, dir := range cfg.Dirs {
+		l, err := loadDir(dir, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "healthprep-prep:", err)
+			return exitUsage
+		}
+		all.records = append(all.records, l.records...)
+		all.badPatients += l.badPatients
+		all.orphans += l.orphans
+	}
+	out := bufio.NewWriter(stdout)
+	for _, rec := range all.records {
+		results := engine.Evaluate(rec, cfg.AsOf, nil)
+		if cfg.JSON {
+			if err := writeJSON(out, rec, cfg.AsOf, results); err != nil {
+				fmt.Fprintln(stderr, "healthprep-prep:", err)
+				return exitIncomplete
+			}
+		} else {
+			writeText(out, rec, cfg.AsOf, results)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintln(stderr, "healthprep-prep: writing sheets:", err)
+		return exitIncomplete
+	}
+	switch {
+	case len(all.records) == 0:
+		fmt.Fprintln(stderr, "healthprep-prep: no Patient resources found: no sheet was printed")
+		return exitIncomplete
+	case all.badPatients > 0 || all.orphans > 0:
+		fmt.Fprintf(stderr, "healthprep-prep: %d sheets printed, but some patients got none: %d unreadable Patient resources, %d resources that refer to a patient that was not loaded (see above)\n",
+			len(all.records), all.badPatients, all.orphans)
+		return exitIncomplete
+	}
+	return exitOK
+}
+
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("healthprep-prep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asOf := fs.String("as-of", now.Format(time.DateOnly), "evaluate screenings as of this date (YYYY-MM-DD)")
+	asOf := fs.String("as-of", "", "evaluate screenings as of this date, YYYY-MM-DD (required)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per patient per line")
 	presets := fs.String("presets", "", "screening library JSON file (default: the built-in presets)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: healthprep-prep [--as-of YYYY-MM-DD] [--json] [--presets FILE] DIR...")
+		fmt.Fprintln(stderr, usage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	if *asOf == "" {
+		return Config{}, errors.New("--as-of is required: the date the sheets are prepared for, as YYYY-MM-DD")
 	}
 	d, err := chart.ParseDate(*asOf)
 	if err != nil {
 		return Config{}, fmt.Errorf("--as-of: %w", err)
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return Config{}, errors.New("no input directory")
+		return Config{}, errors.New("no input directory given")
 	}
 	return Config{AsOf: d, JSON: *jsonOut, Presets: *presets, Dirs: fs.Args()}, nil
 }
 
-func run(cfg Config, stdout, stderr io.Writer) error {
-	lib, err := loadLibrary(cfg.Presets)
-	if err != nil {
-		return err
-	}
-	engine, err := screening.Compile(lib)
-	if err != nil {
-		return err
-	}
-	var records []chart.Record
-	for _, dir := range cfg.Dirs {
-		recs, err := loadDir(dir, stderr)
-		if err != nil {
-			return err
+// loadEngine compiles the built-in library, or the one in file.
+func loadEngine(file string) (*screening.Engine, error) {
+	lib, err := preset.Default()
+	if file != "" {
+		data, rerr := os.ReadFile(file)
+		if rerr != nil {
+			return nil, fmt.Errorf("--presets: %w", rerr)
 		}
-		records = append(records, recs...)
-	}
-	if len(records) == 0 {
-		return errors.New("no Patient resources found")
-	}
-	out := bufio.NewWriter(stdout)
-	for _, rec := range records {
-		results := engine.Evaluate(rec, cfg.AsOf, nil)
-		if cfg.JSON {
-			if err := writeJSON(out, rec, cfg.AsOf, results); err != nil {
-				return err
-			}
-		} else {
-			writeText(out, rec, cfg.AsOf, results)
+		if lib, err = preset.Load(data); err != nil {
+			return nil, fmt.Errorf("--presets %s: %w", file, err)
 		}
 	}
-	return out.Flush()
+	if err != nil {
+		return nil, err
+	}
+	return screening.Compile(lib)
 }
 
-func loadLibrary(file string) (screening.Library, error) {
-	if file == "" {
-		return preset.Default()
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return screening.Library{}, fmt.Errorf("reading presets: %w", err)
-	}
-	lib, err := preset.Load(data)
-	if err != nil {
-		return lib, fmt.Errorf("%s: %w", file, err)
-	}
-	return lib, nil
+// load is what was read from the input directories.
+type load struct {
+	records []chart.Record
+	// badPatients counts Patient resources that could not be read;
+	// orphans counts resources whose patient was not loaded.
+	badPatients, orphans int
 }
 
 // loadDir reads every *.json file under dir, in lexical order, one loader
 // per folder (a folder is one patient in the eCQM layout, or any number of
-// self-contained Bundles), reporting unreadable files and resources on
-// stderr.
-func loadDir(dir string, stderr io.Writer) ([]chart.Record, error) {
+// self-contained Bundles), reporting unreadable folders, files and
+// resources on stderr and skipping them. Only an unreadable dir itself is
+// an error.
+func loadDir(dir string, stderr io.Writer) (load, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if path == dir {
+				return err
+			}
+			fmt.Fprintln(stderr, "skipped:", err)
+			if d != nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".json") {
 			files = append(files, path)
@@ -142,12 +194,19 @@ func loadDir(dir string, stderr io.Writer) ([]chart.Record, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", dir, err)
+		return load{}, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	slices.Sort(files)
-	var records []chart.Record
+	var out load
 	var loader *fhir.Loader
 	folder := ""
+	report := func(err error) {
+		fmt.Fprintln(stderr, "skipped:", err)
+		var pe *fhir.PathError
+		if errors.As(err, &pe) && pe.Resource == "Patient" {
+			out.badPatients++
+		}
+	}
 	flush := func() {
 		if loader == nil {
 			return
@@ -155,8 +214,12 @@ func loadDir(dir string, stderr io.Writer) ([]chart.Record, error) {
 		recs, warnings := loader.Records()
 		for _, err := range warnings {
 			fmt.Fprintf(stderr, "warning: %s: %v\n", folder, err)
+			var oe *fhir.OrphanError
+			if errors.As(err, &oe) && oe.AttachedTo == "" {
+				out.orphans += oe.Count
+			}
 		}
-		records = append(records, recs...)
+		out.records = append(out.records, recs...)
 	}
 	for _, f := range files {
 		if d := filepath.Dir(f); d != folder || loader == nil {
@@ -165,15 +228,15 @@ func loadDir(dir string, stderr io.Writer) ([]chart.Record, error) {
 		}
 		data, err := os.ReadFile(f)
 		if err != nil {
-			fmt.Fprintln(stderr, "skipped:", err)
+			report(err)
 			continue
 		}
 		for _, err := range loader.Add(f, data) {
-			fmt.Fprintln(stderr, "skipped:", err)
+			report(err)
 		}
 	}
 	flush()
-	return records, nil
+	return out, nil
 }
 
 type sheetJSON struct {
