@@ -18,7 +18,7 @@ PROTOC_GEN_GO       := v1.36.12
 PROTOC_GEN_CONNECT  := v1.21.1
 
 # Debian packages the tests and the product need on a fresh machine.
-APT_PACKAGES := postgresql
+APT_PACKAGES := postgresql poppler-utils
 
 .PHONY: help
 help: ## list the targets
