@@ -57,16 +57,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: healthprep-eval [--min PCT] DIR")
 		os.Exit(2)
 	}
-	pct, err := run(flag.Arg(0), os.Stdout)
+	sum, err := run(flag.Arg(0), os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthprep-eval:", err)
 		os.Exit(1)
 	}
-	if pct < *minPct {
-		fmt.Fprintf(os.Stderr, "healthprep-eval: agreement %.1f%% is below %.1f%%\n", pct, *minPct)
+	if sum.Percent() < *minPct {
+		fmt.Fprintf(os.Stderr, "healthprep-eval: agreement %.1f%% is below %.1f%%\n", sum.Percent(), *minPct)
 		os.Exit(1)
 	}
 }
+
+// summary is the evaluation's result over every measure.
+type summary struct {
+	Cases, Agreed int
+	// ExcludedAsDue counts patients the measure excludes whom we show as
+	// due: the one disagreement that must never happen.
+	ExcludedAsDue int
+	// Disagreements are the printed lines for each disagreement.
+	Disagreements []string
+}
+
+// Percent is the overall agreement.
+func (s summary) Percent() float64 { return pct(s.Agreed, s.Cases) }
 
 type outcome struct {
 	patient, description string
@@ -75,18 +88,20 @@ type outcome struct {
 	agree, noVisit       bool
 }
 
-func run(dir string, w io.Writer) (float64, error) {
+// run evaluates every measure folder under dir, prints the table to w and
+// skipped resources to stderr.
+func run(dir string, w, stderr io.Writer) (summary, error) {
 	lib, err := preset.Default()
 	if err != nil {
-		return 0, err
+		return summary{}, err
 	}
 	engine, err := screening.Compile(lib)
 	if err != nil {
-		return 0, err
+		return summary{}, err
 	}
 	visits, err := visitCodes(filepath.Join(filepath.Dir(filepath.Clean(dir)), "ecqm-spec", "valueset"))
 	if err != nil {
-		return 0, err
+		return summary{}, err
 	}
 	total, agreed, excludedAsDue := 0, 0, 0
 	fmt.Fprintf(w, "%-8s %-58s %5s %6s %7s  %s\n", "measure", "folder", "cases", "agree", "pct", "expected → ours")
@@ -95,16 +110,16 @@ func run(dir string, w io.Writer) (float64, error) {
 		folder := filepath.Join(dir, m.folder)
 		patients, err := os.ReadDir(folder)
 		if err != nil {
-			return 0, fmt.Errorf("reading %s: %w", folder, err)
+			return summary{}, fmt.Errorf("reading %s: %w", folder, err)
 		}
 		var outs []outcome
 		for _, p := range patients {
 			if !p.IsDir() {
 				continue
 			}
-			o, err := evaluatePatient(engine, visits, filepath.Join(folder, p.Name()), m.cms, m.types)
+			o, err := evaluatePatient(engine, visits, filepath.Join(folder, p.Name()), m.cms, m.types, stderr)
 			if err != nil {
-				return 0, err
+				return summary{}, err
 			}
 			outs = append(outs, o)
 		}
@@ -142,7 +157,7 @@ func run(dir string, w io.Writer) (float64, error) {
 	if len(all) > 0 {
 		fmt.Fprintf(w, "\ndisagreements (%d):\n%s\n", len(all), strings.Join(all, "\n"))
 	}
-	return pct(agreed, total), nil
+	return summary{Cases: total, Agreed: agreed, ExcludedAsDue: excludedAsDue, Disagreements: all}, nil
 }
 
 func pct(a, n int) float64 {
@@ -157,7 +172,7 @@ var (
 	periodEnd   = chart.D(2025, time.December, 31)
 )
 
-func evaluatePatient(engine *screening.Engine, visits map[chart.Code]bool, dir, cms string, types []string) (outcome, error) {
+func evaluatePatient(engine *screening.Engine, visits map[chart.Code]bool, dir, cms string, types []string, stderr io.Writer) (outcome, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return outcome{}, err
@@ -175,7 +190,7 @@ func evaluatePatient(engine *screening.Engine, visits map[chart.Code]bool, dir, 
 			continue
 		}
 		for _, err := range loader.Add(f, data) {
-			fmt.Fprintln(os.Stderr, "skipped:", err)
+			fmt.Fprintln(stderr, "skipped:", err)
 		}
 	}
 	if report == nil {
