@@ -119,6 +119,7 @@ type SessionStart struct {
 
 // Verified is the result of a second factor.
 type Verified struct {
+	Token                  string // the verified session's token
 	ExpiresAt              time.Time
 	RecoveryCodesRemaining int // set when a recovery code was used
 }

@@ -52,7 +52,7 @@ func (s *authServer) VerifySecondFactor(ctx context.Context, req *connect.Reques
 		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	return connect.NewResponse(&v1.VerifySecondFactorResponse{
-		ExpiresAt: timeToWire(v.ExpiresAt), RecoveryCodesRemaining: int32(v.RecoveryCodesRemaining),
+		ExpiresAt: timeToWire(v.ExpiresAt), RecoveryCodesRemaining: int32(v.RecoveryCodesRemaining), SessionToken: v.Token,
 	}), nil
 }
 

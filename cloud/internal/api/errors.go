@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"healthprep.dev/cloud/internal/audit"
 	"healthprep.dev/cloud/internal/org"
 )
 
@@ -68,6 +69,12 @@ func (m errorMapper) wire(ctx context.Context, procedure string, err error) erro
 	if errors.As(err, &ce) {
 		return ce
 	}
+	if ie := identityWire(err); ie != nil {
+		return ie
+	}
+	if errors.Is(err, audit.ErrInvalid) {
+		return connect.NewError(connect.CodeInvalidArgument, errors.New(afterMarker(err, audit.ErrInvalid.Error()+": ")))
+	}
 	var ve *org.ValidationError
 	if errors.As(err, &ve) {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New(ve.Error()))
@@ -107,8 +114,8 @@ func (m errorMapper) wire(ctx context.Context, procedure string, err error) erro
 	return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error (reference %s)", ref))
 }
 
-// transitionMessage keeps the part of an org.ErrTransition after the
-// sentinel ("status change not allowed: from live to trial").
+// transitionMessage keeps the part of an org.ErrTransition from the
+// sentinel on ("status change not allowed: from live to trial").
 func transitionMessage(err error) string {
 	s := err.Error()
 	const marker = "status change not allowed"
@@ -116,6 +123,16 @@ func transitionMessage(err error) string {
 		return s[i:]
 	}
 	return marker
+}
+
+// afterMarker keeps what follows marker in err's message (the part a
+// domain package wrote for people), or a generic text.
+func afterMarker(err error, marker string) string {
+	s := err.Error()
+	if i := strings.Index(s, marker); i >= 0 {
+		return s[i+len(marker):]
+	}
+	return "the request is not valid"
 }
 
 func newRef() string {

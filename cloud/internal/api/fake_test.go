@@ -31,12 +31,12 @@ var (
 
 // tokens are the sessions the fake authenticator knows.
 var tokens = map[string]Principal{
-	"root":          {UserID: uuid.New(), OrgID: home, Role: RoleRootAdmin, SessionID: uuid.New()},
-	"admin":         {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New()},
-	"nurse":         {UserID: uuid.New(), OrgID: orgA, Role: RoleNurse, SessionID: uuid.New()},
-	"ma":            {UserID: uuid.New(), OrgID: orgA, Role: RoleMA, SessionID: uuid.New()},
-	"admin-2fa":     {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingSecondFactor},
-	"admin-enrol":   {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingEnrolment},
+	"root":        {UserID: uuid.New(), OrgID: home, Role: RoleRootAdmin, SessionID: uuid.New()},
+	"admin":       {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New()},
+	"nurse":       {UserID: uuid.New(), OrgID: orgA, Role: RoleNurse, SessionID: uuid.New()},
+	"ma":          {UserID: uuid.New(), OrgID: orgA, Role: RoleMA, SessionID: uuid.New()},
+	"admin-2fa":   {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingSecondFactor},
+	"admin-enrol": {UserID: uuid.New(), OrgID: orgA, Role: RoleAdmin, SessionID: uuid.New(), Pending: PendingEnrolment},
 }
 
 type fakeAuthn struct{}

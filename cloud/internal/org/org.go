@@ -551,3 +551,32 @@ func list(ctx context.Context, tx pgx.Tx, status Status, after string, limit int
 	}
 	return out, rows.Err()
 }
+
+// PlatformSlug is the slug of the platform organisation, the home of root
+// administrators and of audit entries that belong to no clinic.
+const PlatformSlug = "healthprep"
+
+// EnsurePlatform creates the platform organisation unless it exists, and
+// returns it. Bootstrap only (healthprep-cloud bootstrap-root, make run).
+func (s *Store) EnsurePlatform(ctx context.Context) (Org, error) {
+	var o Org
+	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
+		var err error
+		o, err = scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM organizations WHERE is_platform`))
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		o, err = scan(tx.QueryRow(ctx, `
+			INSERT INTO organizations (name, slug, status, is_platform) VALUES ('HealthPrep', $1, 'live', true)
+			RETURNING `+columns, PlatformSlug))
+		if err != nil {
+			return fmt.Errorf("inserting platform organisation: %w", err)
+		}
+		_, err = audit.Append(ctx, tx, o.ID, Actor{Role: "system"}.event("org.create", o.ID.String(), map[string]string{"slug": o.Slug, "platform": "true"}))
+		return err
+	})
+	if err != nil {
+		return Org{}, fmt.Errorf("ensuring platform organisation: %w", err)
+	}
+	return o, nil
+}

@@ -388,3 +388,19 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsurePlatform(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first, err := b.store.EnsurePlatform(b.ctx)
+	if err != nil || !first.IsPlatform || first.Slug != PlatformSlug {
+		t.Fatalf("EnsurePlatform = %+v, %v; want the platform org", first, err)
+	}
+	again, err := b.store.EnsurePlatform(b.ctx)
+	if err != nil || again.ID != first.ID {
+		t.Errorf("second EnsurePlatform = %v, %v; want the same org %v", again.ID, err, first.ID)
+	}
+	if _, err := b.store.SetStatus(b.ctx, root, first.ID, StatusSuspended, "", time.Time{}); !errors.Is(err, ErrTransition) {
+		t.Errorf("suspending the platform org: error %v; want ErrTransition", err)
+	}
+}

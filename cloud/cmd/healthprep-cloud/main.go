@@ -1,0 +1,321 @@
+// Command healthprep-cloud is the HealthPrep cloud core: one stateless
+// binary, run as N replicas, each in role api (serves healthprep.v1 over
+// Connect, gRPC and gRPC-Web on HTTP/2, with gRPC health and reflection) or
+// worker (background jobs).
+//
+// This file is the one wiring place: it builds the typed Config, constructs
+// every component explicitly and starts them. Nothing imports it.
+//
+//	healthprep-cloud [serve] [-role api|worker]   serve (the default)
+//	healthprep-cloud migrate                      apply migrations as the owner role
+//	healthprep-cloud bootstrap-root EMAIL         create the first root admin (password on stdin)
+//
+// Configuration is read from HP_* environment variables (see package
+// config); migrate reads only HP_MIGRATE_DATABASE_URL, the schema owner's
+// DSN, which the serving process never has.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // organisations' time zones resolve on minimal images
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for migrate
+
+	"healthprep.dev/cloud/internal/api"
+	"healthprep.dev/cloud/internal/config"
+	"healthprep.dev/cloud/internal/identity"
+	"healthprep.dev/cloud/internal/keyring"
+	"healthprep.dev/cloud/internal/mail"
+	"healthprep.dev/cloud/internal/org"
+	"healthprep.dev/cloud/internal/tenancy"
+	"healthprep.dev/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr, nil)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it. ready, when not nil,
+// receives the listening address once the server accepts connections.
+func run(ctx context.Context, args []string, env config.LookupFunc, stdin io.Reader, stdout, stderr io.Writer, ready chan<- string) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, env, log, ready)
+	case "migrate":
+		err = migrate(ctx, env)
+	case "bootstrap-root":
+		err = bootstrapRoot(ctx, args, env, stdin, stdout)
+	default:
+		err = fmt.Errorf("unknown command %q: want serve, migrate or bootstrap-root", cmd)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "healthprep-cloud %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func loadConfig(ctx context.Context, env config.LookupFunc) (config.Config, error) {
+	secrets, err := config.SecretsProvider(ctx, env)
+	if err != nil {
+		return config.Config{}, err
+	}
+	return config.Load(ctx, env, secrets)
+}
+
+// mailer adapts a mail sender to identity's Mailer.
+type mailer struct {
+	send func(context.Context, mail.Message) error
+}
+
+func (m mailer) Send(ctx context.Context, msg identity.Message) error {
+	return m.send(ctx, mail.Message{To: msg.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML})
+}
+
+func newMailer(ctx context.Context, c config.Mail) (mailer, error) {
+	switch c.Transport {
+	case config.MailSES:
+		s, err := mail.NewSES(ctx, mail.SESConfig{From: c.From, Region: c.SESRegion, Endpoint: c.SESEndpoint})
+		if err != nil {
+			return mailer{}, err
+		}
+		return mailer{send: s.Send}, nil
+	default:
+		tlsMode := mail.StartTLSWhenOffered
+		if c.SMTPImplicitTLS {
+			tlsMode = mail.ImplicitTLS
+		}
+		s, err := mail.NewSMTP(mail.SMTPConfig{
+			Addr: c.SMTPAddr, From: c.From, Username: c.SMTPUsername, Password: c.SMTPPassword.Reveal(), TLS: tlsMode,
+		})
+		if err != nil {
+			return mailer{}, err
+		}
+		return mailer{send: s.Send}, nil
+	}
+}
+
+// components is everything a process runs, built from the Config.
+type components struct {
+	db       *tenancy.DB
+	identity *identity.Service
+	handler  http.Handler
+}
+
+func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*components, error) {
+	db, err := tenancy.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keyring.NewLocal(cfg.KeyringKey, cfg.KeyringPrevious...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("building keyring: %w", err)
+	}
+	m, err := newMailer(ctx, cfg.Mail)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("building mailer: %w", err)
+	}
+	ids, err := identity.New(db, keys, m, time.Now, identity.Config{BaseURL: cfg.BaseURL, EmailHashKey: cfg.EmailHashKey})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	idAPI := api.Identity{Svc: ids}
+	rpc, services := api.Handler(api.Services{
+		Authenticator: idAPI,
+		Orgs:          org.NewStore(db, time.Now),
+		Users:         idAPI,
+		Auth:          idAPI,
+		Audit:         api.AuditStore{DB: db},
+	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
+
+	mux := http.NewServeMux()
+	mux.Handle("/", rpc)
+	mux.Handle(grpchealth.NewHandler(&health{db: db, services: services}))
+	reflector := grpcreflect.NewStaticReflector(services...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return &components{db: db, identity: ids, handler: mux}, nil
+}
+
+// health reports SERVING while the database answers.
+type health struct {
+	db       *tenancy.DB
+	services []string
+}
+
+func (h *health) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	if req.Service != "" {
+		known := false
+		for _, s := range h.services {
+			known = known || s == req.Service
+		}
+		if !known {
+			return nil, grpchealthNotFound(req.Service)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := h.db.Ping(ctx); err != nil {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
+
+func serve(ctx context.Context, args []string, env config.LookupFunc, log *slog.Logger, ready chan<- string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	role := fs.String("role", "", "api or worker (overrides HP_ROLE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	if *role != "" {
+		if *role != string(config.RoleAPI) && *role != string(config.RoleWorker) {
+			return errors.New("-role must be api or worker")
+		}
+		cfg.Role = config.Role(*role)
+	}
+	c, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.db.Close()
+
+	handler := c.handler
+	if cfg.Role == config.RoleWorker {
+		// Jobs arrive with their issues; a worker serves only health checks.
+		mux := http.NewServeMux()
+		mux.Handle(grpchealth.NewHandler(&health{db: c.db}))
+		handler = mux
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	tlsOn := cfg.TLSCertFile != ""
+	if tlsOn {
+		p.SetHTTP2(true)
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	} else {
+		p.SetUnencryptedHTTP2(true)
+	}
+	srv.Protocols = p
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.ListenAddr, err)
+	}
+	log.Info("serving", "role", cfg.Role, "addr", ln.Addr().String(), "tls", tlsOn)
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, env config.LookupFunc) error {
+	secrets, err := config.SecretsProvider(ctx, env)
+	if err != nil {
+		return err
+	}
+	dsn, err := config.MigrateDSN(ctx, secrets)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("pgx", dsn.Reveal())
+	if err != nil {
+		return fmt.Errorf("opening database: %w", err)
+	}
+	defer db.Close()
+	return migrations.Up(ctx, db)
+}
+
+func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, stdin io.Reader, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: healthprep-cloud bootstrap-root EMAIL (password on standard input)")
+	}
+	cfg, err := loadConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading password: %w", err)
+	}
+	c, err := build(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer c.db.Close()
+	if _, err := org.NewStore(c.db, time.Now).EnsurePlatform(ctx); err != nil {
+		return err
+	}
+	id, err := c.identity.CreateRootAdmin(ctx, args[0], strings.TrimRight(pw, "\r\n"), "Root administrator")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "root admin created: %s\n", id)
+	return nil
+}
+
+func grpchealthNotFound(service string) error {
+	return connect.NewError(connect.CodeNotFound, fmt.Errorf("unknown service %s", service))
+}
