@@ -106,3 +106,13 @@ eval-screening: ## compare screening statuses with the eCQM test cases in ../sha
 	  echo "eval-screening: $(ECQM_DEV) is absent: the eCQM test patients are not in this checkout, nothing was evaluated"; exit 1; \
 	fi
 	@cd desktop && go run ./cmd/healthprep-eval "$(ECQM_DEV)"
+
+## ---- presets ----
+.PHONY: presets-codesets
+ECQM_SPEC := $(CURDIR)/../shared/data/ecqm-spec
+presets-codesets: ## regenerate shared/preset/codesets.json from codesets.src.json and the eCQM value sets in ../shared/data/ecqm-spec
+	@if [ ! -d "$(ECQM_SPEC)/valueset" ]; then \
+	  echo "presets-codesets: $(ECQM_SPEC)/valueset is absent: the eCQM specification is not in this checkout, nothing was generated"; exit 1; \
+	fi
+	@cd desktop && go run ./cmd/healthprep-codesets -valuesets "$(ECQM_SPEC)/valueset" \
+	  -src ../shared/preset/codesets.src.json -out ../shared/preset/codesets.json

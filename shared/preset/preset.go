@@ -9,6 +9,10 @@
 // The code sets of the measure-aligned types are the expanded value sets of
 // the public eCQM specification (each set names its VSAC OID in "source");
 // the types cite their guideline and, where one exists, the CMS measure.
+// codesets.json is generated: edit codesets.src.json (value-set OIDs with
+// documented additions, and the curated sets) and run make
+// presets-codesets (desktop/cmd/healthprep-codesets); a test fails when the
+// committed file is stale.
 package preset
 
 import (
