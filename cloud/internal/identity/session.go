@@ -62,8 +62,14 @@ func (s *Service) createSession(ctx context.Context, tx pgx.Tx, u sessionUser, c
 	}, nil
 }
 
+// touchInterval is how often a session's last use is written: a request
+// within a minute of the last recorded one writes nothing, so validation is
+// a read on the hot path. Idle time counts from the last recorded use, so
+// a session may end up to this much early, never late.
+const touchInterval = time.Minute
+
 // Validate returns the principal of a session token and records the use
-// (sliding the idle timeout). A malformed, unknown, tampered, expired,
+// (sliding the idle timeout, see touchInterval). A malformed, unknown, tampered, expired,
 // idle-timed-out or revoked token, or one whose user is deactivated, gives
 // ErrUnauthenticated. The role and scope are read live from the user and
 // org, so a role change or a new 2FA requirement applies to open sessions.
@@ -80,14 +86,18 @@ func (s *Service) Validate(ctx context.Context, token string) (Principal, error)
 	)
 	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
-			UPDATE sessions s SET last_seen_at = $2
-			FROM users u, organizations o
-			WHERE s.token_hash = $1 AND u.id = s.user_id AND o.id = s.org_id
-			  AND s.revoked_at IS NULL AND s.expires_at > $2
-			  AND s.last_seen_at + make_interval(mins => s.idle_minutes) > $2
-			  AND u.status = 'active'
-			RETURNING s.id, s.org_id, s.user_id, u.role, s.device_id, s.kind, s.mfa_verified,
-			          u.totp_enabled_at IS NOT NULL, o.require_2fa_all`, hash, now).
+			WITH s AS (
+				SELECT s.id, s.org_id, s.user_id, u.role, s.device_id, s.kind, s.mfa_verified,
+				       u.totp_enabled_at IS NOT NULL AS enrolled, o.require_2fa_all, s.last_seen_at
+				FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.org_id
+				WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+				  AND s.last_seen_at + make_interval(mins => s.idle_minutes) > $2
+				  AND u.status = 'active'),
+			touch AS (
+				UPDATE sessions SET last_seen_at = $2
+				WHERE id = (SELECT id FROM s) AND last_seen_at <= $2 - make_interval(secs => $3))
+			SELECT id, org_id, user_id, role, device_id, kind, mfa_verified, enrolled, require_2fa_all FROM s`,
+			hash, now, touchInterval.Seconds()).
 			Scan(&p.SessionID, &p.OrgID, &p.UserID, &role, &p.DeviceID, &kind, &p.MFAVerified, &enrolled, &requireAll)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
