@@ -16,6 +16,9 @@ STATICCHECK_VERSION := v0.8.2
 BUF_VERSION         := v1.75.0
 PROTOC_GEN_GO       := v1.36.12
 PROTOC_GEN_CONNECT  := v1.21.1
+STRIPE_MOCK_VERSION := v0.203.0
+VERSITYGW_VERSION   := v1.8.0
+NODE_PEERS          := cloud/internal/testpeer/node
 
 # Debian packages the tests and the product need on a fresh machine.
 APT_PACKAGES := postgresql poppler-utils
@@ -25,8 +28,8 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 ## ---- installs (idempotent; a second run is fast) ----
-.PHONY: deps apt tools
-deps: apt tools ## install everything the tests and `make run` need
+.PHONY: deps apt tools peers
+deps: apt tools peers ## install everything the tests and `make run` need
 
 apt: ## install the Debian packages (postgresql, ...) if missing
 	@need=""; for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || need="$$need $$p"; done; \
@@ -38,7 +41,21 @@ apt: ## install the Debian packages (postgresql, ...) if missing
 
 TOOL_STAMPS := $(STAMPS)/staticcheck-$(STATICCHECK_VERSION) $(STAMPS)/buf-$(BUF_VERSION) \
        $(STAMPS)/protoc-gen-go-$(PROTOC_GEN_GO) $(STAMPS)/protoc-gen-connect-go-$(PROTOC_GEN_CONNECT)
+PEER_STAMPS := $(STAMPS)/stripe-mock-$(STRIPE_MOCK_VERSION) $(STAMPS)/versitygw-$(VERSITYGW_VERSION) \
+       $(NODE_PEERS)/node_modules/.stamp
 tools: $(TOOL_STAMPS) ## install pinned Go tools into .tools/
+
+peers: $(PEER_STAMPS) ## install the test peers (stripe-mock, versitygw, npm mail/OAuth/FHIR servers)
+
+$(STAMPS)/stripe-mock-%:
+	GOBIN=$(TOOLS)/bin go install github.com/stripe/stripe-mock@$*
+	@mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/versitygw-%:
+	GOBIN=$(TOOLS)/bin go install github.com/versity/versitygw/cmd/versitygw@$*
+	@mkdir -p $(STAMPS) && touch $@
+$(NODE_PEERS)/node_modules/.stamp: $(NODE_PEERS)/package.json $(NODE_PEERS)/package-lock.json
+	cd $(NODE_PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(STAMPS)/staticcheck-%:
 	GOBIN=$(TOOLS)/bin go install honnef.co/go/tools/cmd/staticcheck@$*
