@@ -382,3 +382,60 @@ func TestUserAdministration(t *testing.T) {
 		t.Errorf("org B has %d change entries from A's attempts", got)
 	}
 }
+
+// TestInviteIsolation: org A's admin can neither see, resend nor cancel
+// org B's invitations, naming either org.
+func TestInviteIsolation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	adminA := f.admin(t, f.orgA, "admin@a.example")
+	adminB := f.admin(t, f.orgB, "admin@b.example")
+	invB, err := f.svc.CreateInvite(ctx, adminB, f.orgB, "staff@b.example", identity.RoleMA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.mail.lastToken(t, "staff@b.example")
+	if got, err := f.svc.ListInvites(ctx, adminA, f.orgA); err != nil || len(got) != 0 {
+		t.Errorf("A lists its invites = %+v, %v; want none", got, err)
+	}
+	if _, err := f.svc.ListInvites(ctx, adminA, f.orgB); !errors.Is(err, identity.ErrPermissionDenied) {
+		t.Errorf("A lists B's invites = %v; want ErrPermissionDenied", err)
+	}
+	if _, err := f.svc.ResendInvite(ctx, adminA, f.orgA, invB.ID); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("A resends B's invite = %v; want ErrNotFound", err)
+	}
+	if err := f.svc.CancelInvite(ctx, adminA, f.orgA, invB.ID); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("A cancels B's invite = %v; want ErrNotFound", err)
+	}
+	if len(f.mail.to("staff@b.example")) != 1 {
+		t.Errorf("B's invitee got %d mails; want 1", len(f.mail.to("staff@b.example")))
+	}
+	s, err := f.accept(tok)
+	if err != nil || s.Principal.OrgID != f.orgB {
+		t.Errorf("B's invite after A's attempts = %+v, %v; want accepted into B", s.Principal, err)
+	}
+}
+
+func TestResetTOTPByAdmin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	admin := f.admin(t, f.orgA, "admin@a.example")
+	other := f.admin(t, f.orgA, "second@a.example")
+	if err := f.svc.ResetTOTP(ctx, admin, f.orgA, other.UserID); err != nil {
+		t.Fatalf("ResetTOTP = %v", err)
+	}
+	if err := f.svc.ResetTOTP(ctx, admin, f.orgA, other.UserID); !errors.Is(err, identity.ErrTOTPNotEnrolled) {
+		t.Errorf("ResetTOTP twice = %v; want ErrTOTPNotEnrolled", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM recovery_codes WHERE user_id = $1`, other.UserID); n != 0 {
+		t.Errorf("recovery codes after reset = %d; want 0", n)
+	}
+	if s := f.signIn(t, "second@a.example"); s.Principal.Scope != identity.ScopeEnrol {
+		t.Errorf("admin after TOTP reset signs in with scope %v; want enrol", s.Principal.Scope)
+	}
+	if got := f.audits(t, f.orgA, "auth.totp_reset", "success"); got != 1 {
+		t.Errorf("totp_reset entries = %d; want 1", got)
+	}
+}
