@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"healthprep.dev/cloud/internal/pgtest"
+	v1 "healthprep.dev/proto/gen/healthprep/v1"
+	"healthprep.dev/proto/gen/healthprep/v1/healthprepv1connect"
+)
+
+var pg *pgtest.Server
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+
+func h2c() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: p}}
+}
+
+// TestBinary runs the binary's commands in-process against a real
+// Postgres: migrate as the owner, bootstrap the root admin, serve, answer
+// health, reflection and the API over Connect, gRPC and gRPC-Web, and shut
+// down gracefully.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	db := pg.NewDB(t)
+	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+	env := map[string]string{
+		"HP_MIGRATE_DATABASE_URL": db.OwnerDSN,
+		"HP_DATABASE_URL":         db.AppDSN,
+		"HP_EMAIL_HASH_KEY":       key,
+		"HP_KEYRING_KEY":          key,
+		"HP_BASE_URL":             "http://127.0.0.1",
+		"HP_MAIL_FROM":            "HealthPrep <no-reply@hp.test>",
+		"HP_SMTP_ADDR":            "127.0.0.1:25",
+		"HP_LISTEN_ADDR":          "127.0.0.1:0",
+	}
+	lookup := func(n string) (string, bool) { v, ok := env[n]; return v, ok }
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"migrate"}, lookup, nil, &out, &errb, nil); code != 0 {
+		t.Fatalf("migrate exited %d: %s", code, errb.String())
+	}
+	pw := strings.NewReader("correct horse battery staple 42\n")
+	if code := run(context.Background(), []string{"bootstrap-root", "root@hp.test"}, lookup, pw, &out, &errb, nil); code != 0 {
+		t.Fatalf("bootstrap-root exited %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "root admin created") {
+		t.Errorf("bootstrap-root printed %q", out.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-role", "api"}, lookup, nil, &out, &errb, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d before listening: %s", code, errb.String())
+	}
+	base := "http://" + addr
+	hc := h2c()
+
+	hres, err := grpchealth.NewClient(hc, base, connect.WithGRPC()).Check(ctx, &grpchealth.CheckRequest{})
+	if err != nil || hres.Status != grpchealth.StatusServing {
+		t.Errorf("health = %v, %v; want SERVING", hres, err)
+	}
+	stream := grpcreflect.NewClient(hc, base).NewStream(ctx)
+	names, err := stream.ListServices()
+	stream.Close()
+	if err != nil || !containsName(names, healthprepv1connect.OrgServiceName) {
+		t.Errorf("reflection services = %v, %v; want %s among them", names, err, healthprepv1connect.OrgServiceName)
+	}
+	for _, proto := range []struct {
+		name string
+		opt  []connect.ClientOption
+	}{{"connect", nil}, {"grpc", []connect.ClientOption{connect.WithGRPC()}}, {"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}}} {
+		auth := healthprepv1connect.NewAuthServiceClient(hc, base, proto.opt...)
+		_, err := auth.SignIn(ctx, connect.NewRequest(&v1.SignInRequest{Email: "root@hp.test", Password: "wrong password entirely"}))
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("%s: SignIn with a wrong password: %v; want Unauthenticated", proto.name, err)
+		}
+		res, err := auth.SignIn(ctx, connect.NewRequest(&v1.SignInRequest{Email: "root@hp.test", Password: "correct horse battery staple 42"}))
+		if err != nil || !res.Msg.GetTotpEnrolmentRequired() {
+			t.Errorf("%s: root SignIn = %v, %v; want a session that must enrol TOTP", proto.name, res, err)
+		}
+	}
+
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d after shutdown: %s", code, errb.String())
+	}
+}
+
+func containsName(xs []protoreflect.FullName, s string) bool {
+	for _, x := range xs {
+		if string(x) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRefusesBadConfig shows the message a person sees when a secret is
+// missing: it names the variable, and the process does not start.
+func TestRefusesBadConfig(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"HP_BASE_URL": "https://hp.test", "HP_DATABASE_URL": "postgres://app:s3cret@db/hp"}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, func(n string) (string, bool) { v, ok := env[n]; return v, ok }, nil, &out, &errb, nil)
+	if code == 0 {
+		t.Fatal("serve started without its secrets")
+	}
+	for _, want := range []string{"HP_KEYRING_KEY is missing", "HP_EMAIL_HASH_KEY is missing"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr %q; want it to contain %q", errb.String(), want)
+		}
+	}
+	if strings.Contains(errb.String(), "s3cret") {
+		t.Errorf("stderr %q shows a secret", errb.String())
+	}
+}
