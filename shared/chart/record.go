@@ -21,6 +21,11 @@ type Patient struct {
 	BirthDate Date // zero when unknown
 	Sex       Sex
 	Deceased  Date // zero when alive or unknown
+	// Races are the recorded race codes (CDC Race and Ethnicity, system
+	// CDCREC), both OMB categories and detailed races; empty when not
+	// recorded. Rules read them only where a guideline's threshold depends
+	// on them (e.g. BMI 23 for Asian American adults).
+	Races []Code
 }
 
 // Kind says what sort of chart entry an Item is.
@@ -62,11 +67,13 @@ const (
 	CDT      = "CDT"
 	HSLOC    = "HSLOC"
 	ActCode  = "ACTCODE"
+	// CDCREC is the CDC Race and Ethnicity code set (2028-9 is Asian).
+	CDCREC = "CDCREC"
 )
 
 // KnownSystems returns every code system short name the engine accepts.
 func KnownSystems() []string {
-	return []string{LOINC, SNOMED, CPT, HCPCS, ICD10CM, ICD10PCS, ICD9CM, CVX, RxNorm, CDT, HSLOC, ActCode}
+	return []string{LOINC, SNOMED, CPT, HCPCS, ICD10CM, ICD10PCS, ICD9CM, CVX, RxNorm, CDT, HSLOC, ActCode, CDCREC}
 }
 
 // IsKnownSystem reports whether s is one of KnownSystems.

@@ -435,6 +435,8 @@ func System(uri string) string {
 		return chart.HSLOC
 	case "http://terminology.hl7.org/CodeSystem/v3-ActCode":
 		return chart.ActCode
+	case "urn:oid:2.16.840.1.113883.6.238":
+		return chart.CDCREC
 	}
 	return uri
 }
@@ -459,6 +461,7 @@ func (r reader) patient(path string, obj map[string]any) (chart.Patient, bool) {
 	}
 	p.BirthDate = r.date(obj, path, "birthDate")
 	p.Deceased = r.date(obj, path, "deceasedDateTime")
+	p.Races = r.races(obj, path)
 	for i, n := range r.arr(obj, path, "name") {
 		no, ok := n.(map[string]any)
 		if !ok {
@@ -493,6 +496,40 @@ func (r reader) patient(path string, obj map[string]any) (chart.Patient, bool) {
 		}
 	}
 	return p, true
+}
+
+// races reads the US Core race extension: its ombCategory and detailed
+// codings.
+func (r reader) races(obj map[string]any, path string) []chart.Code {
+	var out []chart.Code
+	for i, e := range r.arr(obj, path, "extension") {
+		ep := fmt.Sprintf("%s.extension[%d]", path, i)
+		eo, ok := e.(map[string]any)
+		if !ok {
+			r.fail(ep, "not an object")
+			continue
+		}
+		if u, _ := eo["url"].(string); !strings.HasSuffix(u, "/us-core-race") {
+			continue
+		}
+		for j, sub := range r.arr(eo, ep, "extension") {
+			sp := fmt.Sprintf("%s.extension[%d]", ep, j)
+			so, ok := sub.(map[string]any)
+			if !ok {
+				r.fail(sp, "not an object")
+				continue
+			}
+			if u, _ := so["url"].(string); u != "ombCategory" && u != "detailed" {
+				continue
+			}
+			if c := r.obj(so, sp, "valueCoding"); c != nil {
+				if code := r.str(c, sp+".valueCoding", "code"); code != "" {
+					out = append(out, chart.Code{System: System(r.str(c, sp+".valueCoding", "system")), Code: code})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (r reader) notDone(obj map[string]any, path string) bool {

@@ -135,3 +135,22 @@ func TestLoaderOrphans(t *testing.T) {
 		})
 	}
 }
+
+func TestLoaderReadsRace(t *testing.T) {
+	t.Parallel()
+	l := NewLoader(Options{})
+	errs := l.Add("p.json", []byte(`{"resourceType":"Patient","id":"p","extension":[
+	 {"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex","valueCode":"F"},
+	 {"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-race","extension":[
+	  {"url":"ombCategory","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2028-9","display":"Asian"}},
+	  {"url":"detailed","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2039-6","display":"Japanese"}},
+	  {"url":"text","valueString":"Asian"}]}]}`))
+	recs, _ := l.Records()
+	if len(errs) != 0 || len(recs) != 1 {
+		t.Fatalf("errors %v, %d records; want none and 1", errs, len(recs))
+	}
+	want := []chart.Code{{System: chart.CDCREC, Code: "2028-9"}, {System: chart.CDCREC, Code: "2039-6"}}
+	if got := recs[0].Patient.Races; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("races = %v, want %v", got, want)
+	}
+}

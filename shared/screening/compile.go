@@ -3,6 +3,7 @@ package screening
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"healthprep.dev/shared/chart"
 )
@@ -24,6 +25,8 @@ type ctype struct {
 	minAge, maxAge int
 	hasMin, hasMax bool
 	triggers       []*ccrit
+	requires       []*ccrit
+	knownIf        []*ccrit
 	evidence       []cevidence
 	exclusions     []*cexclusion
 	dueSoon, grace chart.Period
@@ -33,6 +36,9 @@ type cevidence struct {
 	rule EvidenceRule
 	crit *ccrit
 	with []*ccrit
+	// renewMonth and renewDay are set for seasonal rules (RenewsOn).
+	renewMonth time.Month
+	renewDay   int
 }
 
 type cexclusion struct {
@@ -63,6 +69,11 @@ type ccrit struct {
 	followedBy             []*ccrit
 	followedWithin         chart.Period
 	mostRecentOnly         bool
+	valueAtLeast           *float64
+	valueBelow             *float64
+	races                  codeSet
+	// label names what the criterion looks for, for reasons ("Diabetes").
+	label string
 }
 
 // Compile validates lib and builds an Engine. Every problem is reported in
@@ -171,6 +182,23 @@ func (c *compiler) typ(where string, index int, t Type) *ctype {
 	for i, tr := range t.Triggers {
 		ct.triggers = append(ct.triggers, c.crit(fmt.Sprintf("%s trigger %d", where, i), tr))
 	}
+	for i, rq := range t.Requires {
+		ct.requires = append(ct.requires, c.crit(fmt.Sprintf("%s requires %d", where, i), rq))
+	}
+	if u := t.UnknownTrigger; u != nil {
+		if len(t.Triggers) == 0 {
+			c.problem("%s: unknown_trigger without triggers", where)
+		}
+		if u.Missing == "" {
+			c.problem("%s: unknown_trigger: missing names no fact", where)
+		}
+		if len(u.KnownIf) == 0 {
+			c.problem("%s: unknown_trigger: no known_if criteria", where)
+		}
+		for i, k := range u.KnownIf {
+			ct.knownIf = append(ct.knownIf, c.crit(fmt.Sprintf("%s unknown_trigger known_if %d", where, i), k))
+		}
+	}
 	if len(t.Evidence) == 0 {
 		c.problem("%s: no evidence rules", where)
 	}
@@ -192,6 +220,29 @@ func (c *compiler) typ(where string, index int, t Type) *ctype {
 		ce := cevidence{rule: r, crit: c.crit(w, r.Criterion)}
 		for j, wc := range r.With {
 			ce.with = append(ce.with, c.crit(fmt.Sprintf("%s with %d", w, j), wc))
+		}
+		if r.RenewsOn != "" {
+			md, err := time.Parse("01-02", r.RenewsOn)
+			switch {
+			case err != nil || len(r.RenewsOn) != 5:
+				c.problem("%s: renews_on %q: want MM-DD", w, r.RenewsOn)
+			case md.Month() == time.February && md.Day() == 29:
+				c.problem("%s: renews_on %q: 29 February is not in every year", w, r.RenewsOn)
+			default:
+				ce.renewMonth, ce.renewDay = md.Month(), md.Day()
+			}
+			if !r.Interval.IsZero() {
+				c.problem("%s: both interval and renews_on", w)
+			}
+		}
+		c.period(w+" min_spacing", r.MinSpacing)
+		switch {
+		case r.Doses < 0:
+			c.problem("%s: negative doses %d", w, r.Doses)
+		case r.Doses > 1 && len(r.With) > 0:
+			c.problem("%s: a series (doses) cannot also need companion tests (with)", w)
+		case r.Doses <= 1 && !r.MinSpacing.IsZero():
+			c.problem("%s: min_spacing without a series (doses above 1)", w)
 		}
 		ct.evidence = append(ct.evidence, ce)
 	}
@@ -315,6 +366,24 @@ func (c *compiler) crit(where string, cr Criterion) *ccrit {
 	cc.codes, cc.codeList = c.codes(where, cr.Codes, cr.CodeSets)
 	cc.values, _ = c.codes(where+" values", cr.ValueCodes, cr.ValueSets)
 	cc.bodySites, _ = c.codes(where+" body sites", cr.BodySites, nil)
+	cc.races, _ = c.codes(where+" races", cr.Races, nil)
+	cc.valueAtLeast, cc.valueBelow = cr.ValueAtLeast, cr.ValueBelow
+	if cr.ValueAtLeast != nil && cr.ValueBelow != nil && *cr.ValueAtLeast >= *cr.ValueBelow {
+		c.problem("%s: value_at_least %g is not below value_below %g", where, *cr.ValueAtLeast, *cr.ValueBelow)
+	}
+	if (cr.ValueAtLeast != nil || cr.ValueBelow != nil) && cc.codes == nil {
+		c.problem("%s: a numeric bound needs codes: documents have no values", where)
+	}
+	switch {
+	case len(cr.CodeSets) > 0 && c.lib.CodeSets[cr.CodeSets[0]].Name != "":
+		cc.label = c.lib.CodeSets[cr.CodeSets[0]].Name
+	case len(cr.CodeSets) > 0:
+		cc.label = cr.CodeSets[0]
+	case len(cr.Phrases) > 0:
+		cc.label = cr.Phrases[0]
+	case len(cr.Codes) > 0:
+		cc.label = cr.Codes[0].String()
+	}
 	if cc.codes == nil && cc.phrases.Empty() {
 		c.problem("%s: needs codes, code sets or phrases", where)
 	}

@@ -16,4 +16,19 @@
 // of the month (2024-02-29 + 1y = 2025-02-28). A screening is due on its
 // next-due date, due soon from DueSoon before it (default 30 days), and
 // overdue once Grace has passed after it (default 3 months).
+//
+// Two evidence rules are not plain intervals. A seasonal rule (RenewsOn,
+// e.g. influenza with "08-01") counts a completion until the first renewal
+// date after it: a season runs 1 August to 31 July, a dose counts for the
+// season that contains it and is due again from 1 August of the next. A
+// series (Doses, MinSpacing, e.g. two RZV doses at least 8 weeks apart) is
+// complete only on its last valid dose; a started series is due_soon until
+// the next dose may be given, then due, then overdue.
+//
+// Eligibility can depend on a measured fact: a trigger may bound a numeric
+// result (ValueAtLeast, e.g. BMI 25), read the patient's recorded race (a
+// lower BMI threshold for Asian American adults), and, with UnknownTrigger,
+// report cannot_evaluate naming the fact (e.g. "body mass index") when it
+// is not on file rather than a silent not_eligible. Requires adds facts that
+// must all be present as well as one trigger.
 package screening

@@ -109,6 +109,9 @@ func endOf(it *chart.Item) chart.Date {
 // latest first. Items recorded as not done never match; documents match
 // only when the mention is affirmed unless wantAll is set.
 func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Timing, wantAll bool) []hit {
+	if c.races != nil && !anyIn(p.Races, c.races) {
+		return nil
+	}
 	lo := window(c, asOf)
 	var hits []hit
 	if c.codes != nil {
@@ -188,6 +191,10 @@ func (ix *index) matchItem(c *ccrit, p *chart.Patient, it *chart.Item, asOf, lo 
 		return hit{}, false
 	}
 	if c.requireValue && !it.HasValue {
+		return hit{}, false
+	}
+	if (c.valueAtLeast != nil || c.valueBelow != nil) &&
+		(!it.HasQuantity || c.valueAtLeast != nil && it.Quantity < *c.valueAtLeast || c.valueBelow != nil && it.Quantity >= *c.valueBelow) {
 		return hit{}, false
 	}
 	if len(c.statuses) > 0 && !slices.Contains(c.statuses, it.Status) {
@@ -354,10 +361,18 @@ func (e *Engine) evaluateType(ix *index, t *ctype, asOf chart.Date, ovs []Overri
 			}
 		}
 		if len(best) == 0 {
-			return notEligible(r, "None of the conditions that select this screening is on file.")
+			return untriggered(ix, t, p, asOf, r)
 		}
 		slices.SortFunc(best, hit.less)
 		r.Evidence = append(r.Evidence, ix.evidence(best[0], RoleTrigger, "trigger"))
+	}
+	for _, c := range t.requires {
+		hs := ix.match(c, p, asOf, TimingOverlaps, false)
+		if len(hs) == 0 {
+			r.Evidence = nil
+			return notEligible(r, fmt.Sprintf("Requires %s on file; none found.", strings.ToLower(c.label)))
+		}
+		r.Evidence = append(r.Evidence, ix.evidence(hs[0], RoleTrigger, "requires"))
 	}
 	// Overrides that remove it.
 	for _, o := range ovs {
@@ -378,6 +393,32 @@ func (e *Engine) evaluateType(ix *index, t *ctype, asOf chart.Date, ovs []Overri
 		}
 	}
 	return e.completion(ix, t, asOf, ovs, r)
+}
+
+// untriggered is the result when none of t's triggers matches: not
+// eligible, or cannot_evaluate when the fact the triggers read is not on
+// file at all (see UnknownTrigger).
+func untriggered(ix *index, t *ctype, p *chart.Patient, asOf chart.Date, r Result) Result {
+	if t.UnknownTrigger == nil {
+		return notEligible(r, "None of the conditions that select this screening is on file.")
+	}
+	var known []hit
+	for _, c := range t.knownIf {
+		if hs := ix.match(c, p, asOf, TimingOverlaps, false); len(hs) > 0 {
+			known = append(known, hs[0])
+		}
+	}
+	if len(known) == 0 {
+		return cannot(r, t.UnknownTrigger.Missing, fmt.Sprintf("Cannot evaluate: no %s on file to tell whether this screening applies.", t.UnknownTrigger.Missing))
+	}
+	slices.SortFunc(known, hit.less)
+	ev := ix.evidence(known[0], RoleTrigger, "known_if")
+	what := ev.Text
+	if ev.Quantity != nil {
+		what = strings.TrimSpace(fmt.Sprintf("%s %g %s", what, *ev.Quantity, ev.Unit))
+	}
+	return notEligible(r, fmt.Sprintf("None of the conditions that select this screening is on file (latest %s: %s on %s, %s).",
+		t.UnknownTrigger.Missing, what, ev.Date, ev.Source))
 }
 
 // excluded reports whether every group of ex has a match and no Unless
@@ -439,17 +480,27 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 		}
 		return c.h.less(best.h) < 0
 	}
+	// series is the best started, unfinished dose series.
+	type series struct {
+		rule        EvidenceRule
+		valid       int
+		last        hit // the latest dose given
+		next        chart.Date
+		initialized bool
+	}
+	var started series
 	var refusals, notDone []Evidence
 	for _, ev := range t.evidence {
-		interval := ev.rule.Interval
-		if !custom.IsZero() {
-			interval = custom
-		}
 		hs := ix.match(ev.crit, p, asOf, TimingEnds, true)
+		var doses []hit
 		affirmed := false
 		for _, h := range hs {
 			switch h.polarity {
 			case Affirmed:
+				if ev.rule.Doses > 1 {
+					doses = append(doses, h)
+					continue
+				}
 				if affirmed {
 					continue
 				}
@@ -460,10 +511,8 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 						continue
 					}
 				}
-				c := cover{h: h, rule: ev.rule, lifetime: interval.IsZero()}
-				if !c.lifetime {
-					c.next = interval.AddTo(h.date)
-				}
+				c := cover{h: h, rule: ev.rule}
+				c.next, c.lifetime = ev.nextAfter(h.date, custom)
 				if better(c) {
 					best = &c
 				}
@@ -472,21 +521,31 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 				refusals = append(refusals, ix.evidence(h, RoleRefusal, ev.rule.ID))
 			}
 		}
+		if len(doses) > 0 {
+			valid, done := countDoses(doses, ev.rule.Doses, ev.rule.MinSpacing)
+			for _, h := range doses {
+				r.Evidence = append(r.Evidence, ix.evidence(h, RoleCompletion, ev.rule.ID))
+			}
+			if done != nil {
+				c := cover{h: *done, rule: ev.rule}
+				c.next, c.lifetime = ev.nextAfter(done.date, custom)
+				if better(c) {
+					best = &c
+				}
+			} else if latest := doses[0]; !started.initialized || valid > started.valid ||
+				valid == started.valid && latest.date.After(started.last.date) {
+				started = series{rule: ev.rule, valid: valid, last: latest, next: nextDose(latest.date, ev.rule.MinSpacing), initialized: true}
+			}
+		}
 		notDone = append(notDone, ix.notDone(ev, asOf)...)
 	}
 	for i, o := range ovs {
 		if o.Kind != DoneElsewhere || o.Date.IsZero() || o.Date.After(asOf) {
 			continue
 		}
-		interval := t.evidence[0].rule.Interval
-		if !custom.IsZero() {
-			interval = custom
-		}
-		c := cover{h: hit{date: o.Date, ref: "override"}, override: &ovs[i], lifetime: interval.IsZero(),
-			rule: EvidenceRule{ID: "override", Name: t.evidence[0].rule.Name}}
-		if !c.lifetime {
-			c.next = interval.AddTo(o.Date)
-		}
+		first := t.evidence[0]
+		c := cover{h: hit{date: o.Date, ref: "override"}, override: &ovs[i], rule: EvidenceRule{ID: "override", Name: first.rule.Name}}
+		c.next, c.lifetime = first.nextAfter(o.Date, custom)
 		if better(c) {
 			best = &c
 		}
@@ -511,6 +570,21 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 	}
 
 	switch {
+	case best == nil && started.initialized:
+		r.LastDone, r.NextDue = started.last.date, started.next
+		done := fmt.Sprintf("%d of %d doses of %s, the latest on %s%s", started.valid, started.rule.Doses,
+			strings.ToLower(started.rule.Name), started.last.date, via(started.last, nil))
+		switch {
+		case asOf.Before(started.next):
+			r.Status = DueSoon
+			r.Reason = fmt.Sprintf("%s; the next dose is due from %s.", done, started.next)
+		case asOf.Before(t.grace.AddTo(started.next)):
+			r.Status = Due
+			r.Reason = fmt.Sprintf("%s; the next dose has been due since %s.", done, started.next)
+		default:
+			r.Status = Overdue
+			r.Reason = fmt.Sprintf("%s; the next dose is overdue since %s.", done, t.grace.AddTo(started.next))
+		}
 	case best == nil:
 		r.Status = Due
 		r.Reason = fmt.Sprintf("No record of %s.", ruleNames(t))
@@ -546,6 +620,61 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 		r.Reason += " " + strings.Join(tail, " ")
 	}
 	return r
+}
+
+// nextAfter is when a completion of ev on done is due again, or lifetime
+// when it never is. A custom interval (an override) wins over the rule's
+// interval or season.
+func (ev cevidence) nextAfter(done chart.Date, custom chart.Period) (next chart.Date, lifetime bool) {
+	switch {
+	case !custom.IsZero():
+		return custom.AddTo(done), false
+	case ev.renewDay != 0:
+		return renewal(done, ev.renewMonth, ev.renewDay), false
+	case ev.rule.Interval.IsZero():
+		return chart.Date{}, true
+	}
+	return ev.rule.Interval.AddTo(done), false
+}
+
+// renewal returns the first month/day date strictly after done: the start
+// of the next season.
+func renewal(done chart.Date, m time.Month, d int) chart.Date {
+	y, _, _ := done.YMD()
+	if r := chart.D(y, m, d); r.After(done) {
+		return r
+	}
+	return chart.D(y+1, m, d)
+}
+
+// countDoses counts the valid doses among hits (sorted latest first):
+// taken from the earliest, each counts when it falls at least spacing and
+// at least a day after the previous valid one. It returns the count and,
+// when the series reaches want, the dose that completed it.
+func countDoses(hits []hit, want int, spacing chart.Period) (int, *hit) {
+	valid := 0
+	var last chart.Date
+	for i := len(hits) - 1; i >= 0; i-- {
+		h := hits[i]
+		if valid > 0 && (!h.date.After(last) || h.date.Before(spacing.AddTo(last))) {
+			continue
+		}
+		valid++
+		last = h.date
+		if valid == want {
+			return valid, &hits[i]
+		}
+	}
+	return valid, nil
+}
+
+// nextDose is when the next dose of a series may be given after a dose on
+// last: MinSpacing later, and never on the same day.
+func nextDose(last chart.Date, spacing chart.Period) chart.Date {
+	if n := spacing.AddTo(last); n.After(last) {
+		return n
+	}
+	return last.AddDays(1)
 }
 
 // withAll checks that each companion criterion of ev has a match; the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"healthprep.dev/shared/chart"
 )
@@ -71,9 +72,19 @@ func testLibrary() Library {
 				Triggers: []Criterion{{CodeSets: []string{"diabetes"}, ActiveOnly: true}},
 				Evidence: []EvidenceRule{{ID: "a1c", Name: "A1c", Interval: p("3m"), Criterion: Criterion{CodeSets: []string{"a1c"}}}},
 			},
+			{
+				ID: "rzv", Name: "Zoster", Sources: src, MinAge: "50y",
+				Evidence: []EvidenceRule{{ID: "rzv", Name: "RZV", Doses: 2, MinSpacing: p("8w"), Criterion: Criterion{Codes: []chart.Code{cvx("187")}}}},
+			},
+			{
+				ID: "flu", Name: "Influenza", Sources: src,
+				Evidence: []EvidenceRule{{ID: "flu", Name: "Flu shot", RenewsOn: "08-01", Criterion: Criterion{Codes: []chart.Code{cvx("150")}}}},
+			},
 		},
 	}
 }
+
+func cvx(c string) chart.Code { return chart.Code{System: chart.CVX, Code: c} }
 
 type bundle struct {
 	engine *Engine
@@ -182,6 +193,41 @@ func TestEvaluateLeapDayInterval(t *testing.T) {
 	}
 }
 
+func TestRenewal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		done, onMD, want string
+	}{
+		{"2025-07-31", "08-01", "2025-08-01"}, // last day of a season
+		{"2025-08-01", "08-01", "2026-08-01"}, // first day of a season
+		{"2025-12-31", "08-01", "2026-08-01"},
+		{"2024-02-29", "08-01", "2024-08-01"},
+		{"2025-12-31", "12-31", "2026-12-31"},
+		{"2025-12-31", "01-01", "2026-01-01"},
+	}
+	for _, tt := range tests {
+		md, _ := time.Parse("01-02", tt.onMD)
+		if got := renewal(d(tt.done), md.Month(), md.Day()).String(); got != tt.want {
+			t.Errorf("renewal(%s, %s) = %s, want %s", tt.done, tt.onMD, got, tt.want)
+		}
+	}
+}
+
+func TestDoneElsewhereFollowsTheSeason(t *testing.T) {
+	t.Parallel()
+	lib := testLibrary()
+	lib.Types[1].Evidence[0].Interval, lib.Types[1].Evidence[0].RenewsOn = chart.Period{}, "08-01"
+	e, err := Compile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov := Override{TypeID: "mammo", Kind: DoneElsewhere, Date: d("2025-09-15"), By: "dr a", At: d("2025-10-01")}
+	r := result(t, e.Evaluate(chart.Record{Patient: patient("1970-06-01", chart.SexFemale)}, d("2025-12-31"), []Override{ov}), "mammo")
+	if r.Status != Complete || r.NextDue.String() != "2026-08-01" {
+		t.Errorf("done elsewhere on 2025-09-15 with a season from 1 August: %s, next due %s; want complete until 2026-08-01", r.Status, r.NextDue)
+	}
+}
+
 func TestOverrides(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -230,6 +276,27 @@ func TestCompileRejects(t *testing.T) {
 		{"no source", func(l *Library) { l.Types[0].Sources = nil }, "no cited source"},
 		{"duplicate id", func(l *Library) { l.Types[1].ID = "crc" }, "duplicate id"},
 		{"unknown shared exclusion", func(l *Library) { l.Types[0].ExcludeIf = []string{"nope"} }, "no such shared exclusion"},
+		{"renews_on malformed", func(l *Library) {
+			l.Types[1].Evidence[0].RenewsOn, l.Types[1].Evidence[0].Interval = "8-1", chart.Period{}
+		}, `renews_on "8-1": want MM-DD`},
+		{"renews_on leap day", func(l *Library) {
+			l.Types[1].Evidence[0].RenewsOn, l.Types[1].Evidence[0].Interval = "02-29", chart.Period{}
+		}, "29 February is not in every year"},
+		{"renews_on and interval", func(l *Library) { l.Types[1].Evidence[0].RenewsOn = "08-01" }, "both interval and renews_on"},
+		{"negative doses", func(l *Library) { l.Types[1].Evidence[0].Doses = -2 }, "negative doses -2"},
+		{"min_spacing without a series", func(l *Library) { l.Types[1].Evidence[0].MinSpacing = p("8w") }, "min_spacing without a series"},
+		{"series with companions", func(l *Library) {
+			l.Types[1].Evidence[0].Doses = 2
+			l.Types[1].Evidence[0].With = []Criterion{{CodeSets: []string{"a1c"}}}
+		}, "cannot also need companion tests"},
+		{"inverted value bounds", func(l *Library) {
+			lo, hi := 30.0, 25.0
+			l.Types[0].Evidence[1].ValueAtLeast, l.Types[0].Evidence[1].ValueBelow = &lo, &hi
+		}, "value_at_least 30 is not below value_below 25"},
+		{"unknown_trigger without known_if", func(l *Library) { l.Types[3].UnknownTrigger = &UnknownTrigger{Missing: "bmi"} }, "no known_if criteria"},
+		{"unknown_trigger without triggers", func(l *Library) {
+			l.Types[2].UnknownTrigger = &UnknownTrigger{Missing: "bmi", KnownIf: []Criterion{{CodeSets: []string{"a1c"}}}}
+		}, "unknown_trigger without triggers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,7 +348,7 @@ func statusRank(s Status) int {
 }
 
 func randomRecord(r *rand.Rand) chart.Record {
-	codes := []chart.Code{cpt("45378"), loinc("29771-3"), loinc("24606-6"), loinc("4548-4"), snomed("44054006"), cpt("44150"), snomed("385763009"), loinc("0000-0")}
+	codes := []chart.Code{cpt("45378"), loinc("29771-3"), loinc("24606-6"), loinc("4548-4"), snomed("44054006"), cpt("44150"), snomed("385763009"), loinc("0000-0"), cvx("187"), cvx("150")}
 	kinds := []chart.Kind{chart.Procedure, chart.Observation, chart.Condition, chart.Encounter}
 	rec := chart.Record{Patient: patient("1965-03-15", chart.SexFemale)}
 	for range r.IntN(12) {
@@ -317,7 +384,7 @@ func TestPropertyMoreEvidenceNeverWorse(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	r := rand.New(rand.NewPCG(3, 4))
-	evidence := []chart.Code{cpt("45378"), loinc("29771-3"), loinc("24606-6")}
+	evidence := []chart.Code{cpt("45378"), loinc("29771-3"), loinc("24606-6"), cvx("187"), cvx("150")}
 	for range 300 {
 		rec := randomRecord(r)
 		before := b.engine.Evaluate(rec, b.asOf, nil)

@@ -97,6 +97,15 @@ type Type struct {
 	// Triggers select this variant: at least one must match for the patient
 	// to be eligible (e.g. an active diabetes diagnosis).
 	Triggers []Criterion `json:"triggers,omitempty"`
+	// Requires lists facts that must each be on file as well (e.g. a
+	// diabetes diagnosis for the diabetic-retinopathy eye-exam variant);
+	// when one is missing the patient is not eligible.
+	Requires []Criterion `json:"requires,omitempty"`
+	// UnknownTrigger, when set, tells "the triggers do not match" apart
+	// from "the fact they read is not on file": when no trigger matches and
+	// none of its KnownIf criteria does either, the result is
+	// cannot_evaluate naming Missing instead of not_eligible.
+	UnknownTrigger *UnknownTrigger `json:"unknown_trigger,omitempty"`
 
 	// Evidence lists the ways to complete the screening, each with its own
 	// interval; the one that keeps the patient covered longest decides.
@@ -113,13 +122,37 @@ type Type struct {
 	Grace   chart.Period `json:"grace,omitzero"`
 }
 
+// UnknownTrigger names the fact a type's triggers read and how to tell it
+// is on file (e.g. "body mass index": any BMI in the last 2 years).
+type UnknownTrigger struct {
+	Missing string      `json:"missing"`
+	KnownIf []Criterion `json:"known_if"`
+}
+
 // EvidenceRule is one way to complete a screening.
 type EvidenceRule struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Interval is how long a completion counts: next due = last done +
-	// Interval. A zero interval means once in a lifetime.
+	// Interval. A zero interval (and no RenewsOn) means once in a lifetime.
 	Interval chart.Period `json:"interval,omitzero"`
+	// RenewsOn, written "MM-DD", makes the rule seasonal instead: a
+	// completion counts until the first RenewsOn date after it. With
+	// "08-01" (influenza) a dose counts for the season 1 August – 31 July
+	// that contains it, and the next dose is due from 1 August of the
+	// following season: a dose on 2025-07-31 is due again 2025-08-01, one
+	// on 2025-08-01 is due again 2026-08-01. 29 February is not allowed.
+	RenewsOn string `json:"renews_on,omitempty"`
+	// Doses, when above 1, makes the rule a series: it completes on the
+	// dose that brings the count of valid doses to Doses, a dose being
+	// valid when it falls at least MinSpacing (and at least a day) after
+	// the previous valid one. Doses given too early do not count (they
+	// must be repeated), but the next dose is due MinSpacing after the
+	// latest dose given. A started series is due_soon until then, due
+	// from then and overdue after the type's grace period; it is never
+	// complete before the last dose.
+	Doses      int          `json:"doses,omitempty"`
+	MinSpacing chart.Period `json:"min_spacing,omitzero"`
 	// With lists companion tests that must each also be on file (e.g. eGFR
 	// with urine albumin-creatinine ratio); the completion counts from the
 	// oldest of the latest of each.
@@ -172,6 +205,13 @@ type Criterion struct {
 	BodySites []chart.Code `json:"body_sites,omitempty"`
 	// RequireValue: the item must carry a result.
 	RequireValue bool `json:"require_value,omitempty"`
+	// ValueAtLeast and ValueBelow bound the item's numeric result (e.g. a
+	// BMI of at least 25): an item without a number does not match.
+	ValueAtLeast *float64 `json:"value_at_least,omitempty"`
+	ValueBelow   *float64 `json:"value_below,omitempty"`
+	// Races: the patient's recorded race must include one of these codes
+	// (system CDCREC), for thresholds a guideline sets by race.
+	Races []chart.Code `json:"races,omitempty"`
 	// Statuses the item must have, when set (e.g. final, amended).
 	Statuses []string `json:"statuses,omitempty"`
 	// ActiveOnly: conditions must be clinically active (not resolved).
