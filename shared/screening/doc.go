@@ -17,6 +17,15 @@
 // next-due date, due soon from DueSoon before it (default 30 days), and
 // overdue once Grace has passed after it (default 3 months).
 //
+// Never done is due, not overdue: "never screened" is not late — nothing
+// on file says a screening was missed — while a completion that lapsed
+// more than the grace period ago is overdue. The statuses are therefore
+// not a strict ladder in the patient's coverage: adding an old record can
+// turn due into overdue without the patient being any less covered. The
+// ordering the engine guarantees (more evidence never makes a status
+// worse) is excluded = complete > due_soon > due = overdue; due and
+// overdue share a rank because both mean "act at this visit".
+//
 // Two evidence rules are not plain intervals. A seasonal rule (RenewsOn,
 // e.g. influenza with "08-01") counts a completion until the first renewal
 // date after it: a season runs 1 August to 31 July, a dose counts for the

@@ -330,11 +330,18 @@ func TestParseLibraryRoundTrip(t *testing.T) {
 	}
 }
 
-// statusRank orders statuses from worst to best for one eligible type.
-// Due and overdue share a rank: both mean "act now". Never done is due (we
-// do not know it was ever missed), while a completion that lapsed long ago
-// is overdue, so an old record may turn due into overdue without the
-// patient being any less covered.
+// statusRank orders statuses from worst to best for one eligible type,
+// the ordering TestPropertyMoreEvidenceNeverWorse checks and the package
+// doc states: excluded = complete > due_soon > due = overdue.
+//
+// Due and overdue share a rank on purpose. Never done is due, not overdue
+// ("never screened" is not late: nothing on file says it was missed),
+// while a completion that lapsed longer than the grace period ago is
+// overdue. So adding an old record can turn due into overdue although the
+// patient is no less covered than before; ranking overdue below due would
+// make that a false violation, and calling never-done overdue would put
+// every newly eligible patient in the late column. Both mean "act at this
+// visit". TestNeverDoneIsDueLongLapsedIsOverdue pins the two cases.
 func statusRank(s Status) int {
 	switch s {
 	case Overdue, Due:
@@ -377,6 +384,20 @@ func TestPropertyOrderIndependentAndDeterministic(t *testing.T) {
 		if again := b.engine.Evaluate(rec, b.asOf, nil); !reflect.DeepEqual(again, want) {
 			t.Fatalf("results are not deterministic")
 		}
+	}
+}
+
+func TestNeverDoneIsDueLongLapsedIsOverdue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pt := patient("1970-06-01", chart.SexMale)
+	never := result(t, b.engine.Evaluate(chart.Record{Patient: pt}, b.asOf, nil), "crc")
+	lapsed := result(t, b.engine.Evaluate(chart.Record{Patient: pt, Items: []chart.Item{proc(cpt("45378"), "2001-01-01")}}, b.asOf, nil), "crc")
+	if never.Status != Due || lapsed.Status != Overdue {
+		t.Errorf("never done: %s, colonoscopy in 2001: %s; want due and overdue", never.Status, lapsed.Status)
+	}
+	if statusRank(never.Status) != statusRank(lapsed.Status) {
+		t.Errorf("due and overdue rank differently in the monotonicity property")
 	}
 }
 
