@@ -80,8 +80,10 @@ unit: ## run the Go tests of every module (no installs)
 	  (cd $$m && CGO_ENABLED=$${CGO_ENABLED:-1} go test -count=1 -timeout 20m ./...); \
 	done
 
-run: deps ## start Postgres, the cloud core and a demo organisation on loopback
-	@echo "make run: the cloud core is not built yet (see issue 3)"; exit 1
+run: deps ## start Postgres, the cloud core and a demo organisation on loopback (state in .run/)
+	@mkdir -p .run/bin
+	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/hpctl ./cmd/healthprep-dev
+	.run/bin/healthprep-dev -dir .run $(RUN_FLAGS)
 
 ## ---- quality ----
 .PHONY: lint fmt vet staticcheck generate check-generated bench
