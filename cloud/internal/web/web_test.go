@@ -605,7 +605,7 @@ func TestCSRF(t *testing.T) {
 				other = "/web/signin"
 			}
 			otherForm := s.b.get(other) // a valid token, for another form
-			stranger := f.browser(t)                       // a valid token, for another browser
+			stranger := f.browser(t)    // a valid token, for another browser
 			strangerToken := stranger.get("/web/signin").csrf(t)
 			attacks := []struct {
 				name   string
