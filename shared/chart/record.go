@@ -1,6 +1,9 @@
 package chart
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Sex is the administrative sex recorded for a patient.
 type Sex string
@@ -42,6 +45,9 @@ const (
 	DeviceRequest    Kind = "device_request"
 	ServiceRequest   Kind = "service_request"
 	DiagnosticReport Kind = "diagnostic_report"
+	// ImagingStudy is an imaging study's record (modality, body site):
+	// the images exist, whether or not a report was written.
+	ImagingStudy Kind = "imaging_study"
 )
 
 // Code is one coding: a code system short name (see the System constants)
@@ -69,6 +75,24 @@ const (
 	ActCode  = "ACTCODE"
 	// CDCREC is the CDC Race and Ethnicity code set (2028-9 is Asian).
 	CDCREC = "CDCREC"
+)
+
+// Short names of the code systems that classify entries rather than say
+// what was found (see Item.Category). Screening rules do not match them,
+// so they are not among KnownSystems.
+const (
+	// ObservationCategory is FHIR's observation-category: laboratory,
+	// imaging, vital-signs, survey, exam, ...
+	ObservationCategory = "OBSCAT"
+	// DiagnosticService is HL7 v2 table 0074, the diagnostic service
+	// section of a report: LAB, RAD, CT, MR, US, CUS, EC, ...
+	DiagnosticService = "V2-0074"
+	// DICOM is the DICOM controlled terminology; imaging modalities (CT,
+	// MR, US, DX, MG, ...) are its codes.
+	DICOM = "DCM"
+	// DocumentCategory is US Core's DocumentReference category
+	// (clinical-note).
+	DocumentCategory = "USCORE-DOCCAT"
 )
 
 // KnownSystems returns every code system short name the engine accepts.
@@ -105,6 +129,14 @@ type Item struct {
 	// NotDone marks items recorded as not done, not to be done, refused or
 	// entered in error: they never count as completion.
 	NotDone bool
+	// Category holds the codings that classify the entry rather than say
+	// what was found, as the source wrote them: an observation's or a
+	// report's category, an encounter's class and service type, a
+	// request's category and performer type, an imaging study's
+	// modalities. The prep sheet reads them to place the entry in a
+	// section (labs, imaging, consults, hospital/ED visits); screening
+	// rules do not.
+	Category []Code
 }
 
 // Ongoing reports whether the item has no end.
@@ -117,6 +149,25 @@ type Document struct {
 	Title string
 	Date  Date
 	Text  string
+	// Category holds the codings that classify the document, as the source
+	// wrote them: its type (LOINC 18842-5 Discharge summary, 11488-4
+	// Consult note, ...), its category and its practice setting. Empty for
+	// documents that carry none (a scanned letter); the prep sheet then
+	// reads the title.
+	Category []Code
+}
+
+// Appointment is a scheduled visit of the patient. Unlike chart entries it
+// has a time of day: Start and End are instants.
+type Appointment struct {
+	Ref   string // e.g. "Appointment/abc"
+	Start time.Time
+	End   time.Time // zero when not recorded
+	// Status is the FHIR status as written (booked, arrived, cancelled, ...).
+	Status    string
+	Provider  string // the practitioner's display name, for people
+	Location  string
+	VisitType string
 }
 
 // Record is everything known about one patient.
@@ -124,4 +175,7 @@ type Record struct {
 	Patient   Patient
 	Items     []Item
 	Documents []Document
+	// Appointments are the patient's scheduled visits, past and future,
+	// in any order. Screening rules do not read them.
+	Appointments []Appointment
 }

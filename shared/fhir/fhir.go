@@ -67,6 +67,7 @@ type Loader struct {
 	alias    map[string]string // "urn:uuid:x" and "Patient/x" -> patient id
 	items    []pending
 	docs     []pendingDoc
+	appts    []pendingAppt
 	// badPatients counts Patient resources that could not be read.
 	badPatients int
 }
@@ -79,6 +80,13 @@ type pending struct {
 type pendingDoc struct {
 	subject string
 	doc     chart.Document
+}
+
+// pendingAppt is an appointment and the references of its participants,
+// one of which is the patient.
+type pendingAppt struct {
+	subjects []string
+	appt     chart.Appointment
 }
 
 // NewLoader returns an empty Loader.
@@ -180,6 +188,11 @@ func (l *Loader) resource(file, path, fullURL string, obj map[string]any, errs *
 		if ok && len(*errs) == before {
 			l.docs = append(l.docs, pendingDoc{subject: subject, doc: doc})
 		}
+	case "Appointment":
+		subjects, a, ok := r.appointment(path, obj)
+		if ok && len(*errs) == before {
+			l.appts = append(l.appts, pendingAppt{subjects: subjects, appt: a})
+		}
 	default:
 		subject, it, ok := r.item(rt, path, obj)
 		if !ok || len(*errs) > before {
@@ -226,6 +239,27 @@ func (l *Loader) Records() ([]chart.Record, []error) {
 	for _, p := range l.docs {
 		if i, ok := resolve(p.subject); ok {
 			recs[i].Documents = append(recs[i].Documents, p.doc)
+		}
+	}
+	for _, p := range l.appts {
+		// The patient is one participant among practitioners and
+		// locations: the first that is a loaded patient, else the first
+		// that names a Patient (reported as an orphan).
+		subject := ""
+		for _, s := range p.subjects {
+			if _, ok := l.alias[s]; ok {
+				subject = s
+				break
+			}
+			if subject == "" && strings.HasPrefix(s, "Patient/") {
+				subject = s
+			}
+		}
+		if subject == "" && len(p.subjects) > 0 {
+			subject = p.subjects[0]
+		}
+		if i, ok := resolve(subject); ok {
+			recs[i].Appointments = append(recs[i].Appointments, p.appt)
 		}
 	}
 	var errs []error
@@ -433,8 +467,16 @@ func System(uri string) string {
 		return chart.CDT
 	case "https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html":
 		return chart.HSLOC
-	case "http://terminology.hl7.org/CodeSystem/v3-ActCode":
+	case "http://terminology.hl7.org/CodeSystem/v3-ActCode", "http://hl7.org/fhir/v3/ActCode":
 		return chart.ActCode
+	case "http://terminology.hl7.org/CodeSystem/observation-category", "http://hl7.org/fhir/observation-category":
+		return chart.ObservationCategory
+	case "http://terminology.hl7.org/CodeSystem/v2-0074", "http://hl7.org/fhir/v2/0074":
+		return chart.DiagnosticService
+	case "http://dicom.nema.org/resources/ontology/DCM":
+		return chart.DICOM
+	case "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category":
+		return chart.DocumentCategory
 	case "urn:oid:2.16.840.1.113883.6.238":
 		return chart.CDCREC
 	}
@@ -589,6 +631,7 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 		r.when(obj, path, "performed", &it)
 		it.NotDone = it.Status == "not-done" || it.Status == "entered-in-error"
 		it.BodySites, _ = r.conceptList(obj, path, "bodySite")
+		it.Category, _ = r.codes(obj, path, "category")
 	case "Observation":
 		it.Kind = chart.Observation
 		it.Codes, text = r.codes(obj, path, "code")
@@ -598,6 +641,7 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 		r.value(obj, path, &it)
 		it.NotDone = it.Status == "cancelled" || it.Status == "entered-in-error"
 		it.BodySites, _ = r.codes(obj, path, "bodySite")
+		it.Category, _ = r.conceptList(obj, path, "category")
 	case "Encounter":
 		it.Kind = chart.Encounter
 		it.Codes, text = r.conceptList(obj, path, "type")
@@ -611,6 +655,9 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 			it.Values, _ = r.codes(h, path+".hospitalization", "dischargeDisposition")
 			it.HasValue = len(it.Values) > 0
 		}
+		it.Category = r.coding(obj, path, "class")
+		st, _ := r.codes(obj, path, "serviceType")
+		it.Category = append(it.Category, st...)
 		it.NotDone = it.Status == "cancelled" || it.Status == "entered-in-error"
 	case "Immunization":
 		it.Kind = chart.Immunization
@@ -646,6 +693,9 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 		it.Start = r.date(obj, path, "authoredOn")
 		it.End = it.Start
 		it.NotDone = r.notDone(obj, path) || it.Status == "entered-in-error"
+		it.Category, _ = r.conceptList(obj, path, "category")
+		pt, _ := r.codes(obj, path, "performerType")
+		it.Category = append(it.Category, pt...)
 	case "DiagnosticReport":
 		it.Kind = chart.DiagnosticReport
 		it.Codes, text = r.codes(obj, path, "code")
@@ -657,12 +707,16 @@ func (r reader) item(rt, path string, obj map[string]any) (string, chart.Item, b
 		it.Values, _ = r.conceptList(obj, path, "conclusionCode")
 		it.HasValue = len(it.Values) > 0 || obj["conclusion"] != nil || obj["result"] != nil
 		it.NotDone = it.Status == "cancelled" || it.Status == "entered-in-error"
+		it.Category, _ = r.conceptList(obj, path, "category")
+	case "ImagingStudy":
+		it.Kind = chart.ImagingStudy
+		text = r.imagingStudy(path, obj, &it)
 	default:
 		return "", chart.Item{}, false
 	}
 	it.Text = text
-	if len(it.Codes) == 0 {
-		return "", chart.Item{}, false // nothing a rule could match
+	if len(it.Codes) == 0 && len(it.Category) == 0 {
+		return "", chart.Item{}, false // nothing a rule could match or a sheet could place
 	}
 	return r.subject(obj, path), it, true
 }
@@ -729,15 +783,19 @@ func firstCode(cs []chart.Code) string {
 
 func (r reader) documentReference(path string, obj map[string]any) (string, chart.Document, bool) {
 	d := chart.Document{Ref: "DocumentReference/" + r.str(obj, path, "id")}
-	_, d.Title = r.codes(obj, path, "type")
+	d.Category, d.Title = r.codes(obj, path, "type")
+	cat, _ := r.conceptList(obj, path, "category")
+	d.Category = append(d.Category, cat...)
 	if desc := r.str(obj, path, "description"); desc != "" {
 		d.Title = desc
 	}
 	d.Date = r.date(obj, path, "date")
-	if ctx := r.obj(obj, path, "context"); ctx != nil && d.Date.IsZero() {
-		if s, _, ok := r.period(ctx, path+".context", "period"); ok {
+	if ctx := r.obj(obj, path, "context"); ctx != nil {
+		if s, _, ok := r.period(ctx, path+".context", "period"); ok && d.Date.IsZero() {
 			d.Date = s
 		}
+		ps, _ := r.codes(ctx, path+".context", "practiceSetting")
+		d.Category = append(d.Category, ps...)
 	}
 	var texts []string
 	for i, c := range r.arr(obj, path, "content") {
@@ -788,5 +846,147 @@ func (r reader) reportText(path string, obj map[string]any, it chart.Item) (char
 	if len(texts) == 0 {
 		return chart.Document{}, false
 	}
-	return chart.Document{Ref: it.Ref, Title: it.Text, Date: it.Start, Text: strings.Join(texts, "\n")}, true
+	return chart.Document{Ref: it.Ref, Title: it.Text, Date: it.Start, Text: strings.Join(texts, "\n"), Category: it.Category}, true
+}
+
+// coding reads a single Coding (not a CodeableConcept), such as an
+// Encounter's class.
+func (r reader) coding(obj map[string]any, path, key string) []chart.Code {
+	c := r.obj(obj, path, key)
+	if c == nil {
+		return nil
+	}
+	code := r.str(c, path+"."+key, "code")
+	if code == "" {
+		return nil
+	}
+	return []chart.Code{{System: System(r.str(c, path+"."+key, "system")), Code: code}}
+}
+
+// imagingStudy reads an ImagingStudy into it and returns its display text.
+// Its codes are the procedure codes (Synthea writes none); its category
+// is the modalities, from the study's modality list and from each series.
+func (r reader) imagingStudy(path string, obj map[string]any, it *chart.Item) string {
+	var text string
+	it.Codes, text = r.conceptList(obj, path, "procedureCode")
+	it.Start = r.date(obj, path, "started")
+	it.End = it.Start
+	it.NotDone = it.Status == "cancelled" || it.Status == "entered-in-error"
+	if desc := r.str(obj, path, "description"); text == "" {
+		text = desc
+	}
+	addModality := func(c map[string]any, p string) {
+		code := r.str(c, p, "code")
+		if code == "" {
+			return
+		}
+		mc := chart.Code{System: System(r.str(c, p, "system")), Code: code}
+		if !slices.Contains(it.Category, mc) {
+			it.Category = append(it.Category, mc)
+		}
+	}
+	for i, m := range r.arr(obj, path, "modality") {
+		p := fmt.Sprintf("%s.modality[%d]", path, i)
+		if mo, ok := m.(map[string]any); ok {
+			addModality(mo, p)
+		} else {
+			r.fail(p, "not an object")
+		}
+	}
+	var seriesText []string
+	for i, s := range r.arr(obj, path, "series") {
+		p := fmt.Sprintf("%s.series[%d]", path, i)
+		so, ok := s.(map[string]any)
+		if !ok {
+			r.fail(p, "not an object")
+			continue
+		}
+		if m := r.obj(so, p, "modality"); m != nil {
+			addModality(m, p+".modality")
+		}
+		if b := r.obj(so, p, "bodySite"); b != nil {
+			if code := r.str(b, p+".bodySite", "code"); code != "" {
+				it.BodySites = append(it.BodySites, chart.Code{System: System(r.str(b, p+".bodySite", "system")), Code: code})
+			}
+		}
+		switch desc := r.str(so, p, "description"); {
+		case desc != "":
+			seriesText = append(seriesText, desc)
+		default:
+			m, _ := so["modality"].(map[string]any)
+			b, _ := so["bodySite"].(map[string]any)
+			md, _ := m["display"].(string)
+			bd, _ := b["display"].(string)
+			if t := strings.TrimSpace(md + " " + strings.ToLower(bd)); t != "" {
+				seriesText = append(seriesText, t)
+			}
+		}
+	}
+	if text == "" && len(seriesText) > 0 {
+		text = seriesText[0]
+	}
+	return text
+}
+
+// appointment reads an Appointment: its start and end instants, status,
+// visit type and the participants' references (the patient is one of
+// them; Records picks it). The practitioner and location are the display
+// names of participants whose references name a Practitioner (or
+// PractitionerRole) and a Location. An appointment without a start is
+// not kept: there is no visit to prepare for.
+func (r reader) appointment(path string, obj map[string]any) ([]string, chart.Appointment, bool) {
+	a := chart.Appointment{Ref: "Appointment/" + r.str(obj, path, "id"), Status: r.str(obj, path, "status")}
+	a.Start = r.instant(obj, path, "start")
+	a.End = r.instant(obj, path, "end")
+	_, a.VisitType = r.codes(obj, path, "appointmentType")
+	if a.VisitType == "" {
+		_, a.VisitType = r.conceptList(obj, path, "serviceType")
+	}
+	if a.VisitType == "" {
+		a.VisitType = r.str(obj, path, "description")
+	}
+	var subjects []string
+	if s := r.subject(obj, path); s != "" {
+		subjects = append(subjects, s) // R5 names the patient as subject
+	}
+	for i, p := range r.arr(obj, path, "participant") {
+		pp := fmt.Sprintf("%s.participant[%d]", path, i)
+		po, ok := p.(map[string]any)
+		if !ok {
+			r.fail(pp, "not an object")
+			continue
+		}
+		actor := r.obj(po, pp, "actor")
+		if actor == nil {
+			continue
+		}
+		ref, display := r.str(actor, pp+".actor", "reference"), r.str(actor, pp+".actor", "display")
+		switch {
+		case strings.HasPrefix(ref, "Practitioner/") || strings.HasPrefix(ref, "PractitionerRole/"):
+			if a.Provider == "" {
+				a.Provider = display
+			}
+		case strings.HasPrefix(ref, "Location/"):
+			if a.Location == "" {
+				a.Location = display
+			}
+		case ref != "":
+			subjects = append(subjects, ref)
+		}
+	}
+	return subjects, a, !a.Start.IsZero()
+}
+
+// instant reads a FHIR instant (a date-time with a time zone offset).
+func (r reader) instant(obj map[string]any, path, key string) time.Time {
+	s := r.str(obj, path, key)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		r.fail(path+"."+key, fmt.Sprintf("bad instant %q: want a date and time with an offset", s))
+		return time.Time{}
+	}
+	return t
 }

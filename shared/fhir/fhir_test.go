@@ -154,3 +154,123 @@ func TestLoaderReadsRace(t *testing.T) {
 		t.Errorf("races = %v, want %v", got, want)
 	}
 }
+
+func TestLoaderReadsCategories(t *testing.T) {
+	t.Parallel()
+	const bundle = `{"resourceType":"Bundle","type":"transaction","entry":[
+ {"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"p"}},
+ {"resource":{"resourceType":"Observation","id":"o","status":"final","subject":{"reference":"urn:uuid:p"},
+   "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+   "code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},"effectiveDateTime":"2025-01-10"}},
+ {"resource":{"resourceType":"DiagnosticReport","id":"dr","status":"final","subject":{"reference":"urn:uuid:p"},
+   "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0074","code":"RAD"}]}],
+   "code":{"coding":[{"system":"http://loinc.org","code":"36643-5"}]},"effectiveDateTime":"2025-01-10","conclusion":"Clear lungs."}},
+ {"resource":{"resourceType":"Encounter","id":"e","status":"finished","subject":{"reference":"urn:uuid:p"},
+   "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"EMER"},
+   "serviceType":{"coding":[{"system":"http://snomed.info/sct","code":"773568002"}]},"period":{"start":"2025-01-02"}}},
+ {"resource":{"resourceType":"ImagingStudy","id":"is","status":"available","subject":{"reference":"urn:uuid:p"},"started":"2025-01-10T00:00:00Z",
+   "modality":[{"system":"http://dicom.nema.org/resources/ontology/DCM","code":"CT"}],
+   "series":[{"modality":{"system":"http://dicom.nema.org/resources/ontology/DCM","code":"CT"},"description":"CT chest without contrast"}]}},
+ {"resource":{"resourceType":"DocumentReference","id":"d","status":"current","subject":{"reference":"urn:uuid:p"},
+   "type":{"coding":[{"system":"http://loinc.org","code":"18842-5","display":"Discharge summary"}]},
+   "category":[{"coding":[{"system":"http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category","code":"clinical-note"}]}],
+   "context":{"practiceSetting":{"coding":[{"system":"http://snomed.info/sct","code":"394579002"}]}},
+   "date":"2025-01-05T00:00:00Z","content":[{"attachment":{"contentType":"text/plain","data":"U3RhYmxlLg=="}}]}}
+]}`
+	l := NewLoader(Options{})
+	if errs := l.Add("b.json", []byte(bundle)); len(errs) > 0 {
+		t.Fatalf("errors %v", errs)
+	}
+	recs, _ := l.Records()
+	rec := recs[0]
+	c := func(system, code string) chart.Code { return chart.Code{System: system, Code: code} }
+	wantItems := map[string][]chart.Code{
+		"Observation/o":       {c(chart.ObservationCategory, "laboratory")},
+		"DiagnosticReport/dr": {c(chart.DiagnosticService, "RAD")},
+		"Encounter/e":         {c(chart.ActCode, "EMER"), c(chart.SNOMED, "773568002")},
+		"ImagingStudy/is":     {c(chart.DICOM, "CT")},
+	}
+	for _, it := range rec.Items {
+		if got, want := fmt.Sprint(it.Category), fmt.Sprint(wantItems[it.Ref]); got != want {
+			t.Errorf("%s: category %s, want %s", it.Ref, got, want)
+		}
+		delete(wantItems, it.Ref)
+	}
+	if len(wantItems) > 0 {
+		t.Errorf("items not read: %v (an encounter with a class but no type, an imaging study without a procedure code are kept)", wantItems)
+	}
+	wantDocs := map[string][]chart.Code{
+		"DocumentReference/d": {c(chart.LOINC, "18842-5"), c(chart.DocumentCategory, "clinical-note"), c(chart.SNOMED, "394579002")},
+		"DiagnosticReport/dr": {c(chart.DiagnosticService, "RAD")},
+	}
+	for _, d := range rec.Documents {
+		if got, want := fmt.Sprint(d.Category), fmt.Sprint(wantDocs[d.Ref]); got != want {
+			t.Errorf("document %s: category %s, want %s", d.Ref, got, want)
+		}
+	}
+	for _, it := range rec.Items {
+		if it.Ref == "ImagingStudy/is" && (it.Text != "CT chest without contrast" || len(it.Codes) != 0 || it.Start != chart.D(2025, 1, 10)) {
+			t.Errorf("imaging study = %+v, want its series description as text, no codes a rule could match, started 2025-01-10", it)
+		}
+	}
+}
+
+func TestLoaderReadsAppointments(t *testing.T) {
+	t.Parallel()
+	// The Appointment comes before its Patient and names the patient
+	// among practitioners and locations.
+	appt := `{"resourceType":"Appointment","id":"a1","status":"booked","start":"2025-03-14T09:30:00-05:00","end":"2025-03-14T09:50:00-05:00",
+ "appointmentType":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0276","code":"ROUTINE"}],"text":"Annual wellness visit"},
+ "participant":[
+  {"actor":{"reference":"Practitioner/dr-lee","display":"Dr. Ana Lee"},"status":"accepted"},
+  {"actor":{"reference":"Location/main","display":"Main Street Clinic"},"status":"accepted"},
+  {"actor":{"reference":"Patient/p"},"status":"accepted"}]}`
+	tests := []struct {
+		name      string
+		files     []string
+		wantAppts int
+		wantErr   string
+	}{
+		{"read with the patient", []string{appt, `{"resourceType":"Patient","id":"p"}`}, 1, ""},
+		{"without a start there is no visit to prepare", []string{strings.Replace(appt, `"start":"2025-03-14T09:30:00-05:00",`, "", 1), `{"resourceType":"Patient","id":"p"}`}, 0, ""},
+		{"a start without an offset is reported", []string{strings.Replace(appt, "09:30:00-05:00", "09:30:00", 1), `{"resourceType":"Patient","id":"p"}`}, 0,
+			`a.json: $.start: bad instant "2025-03-14T09:30:00": want a date and time with an offset`},
+		{"another patient's appointment is an orphan", []string{strings.Replace(appt, "Patient/p", "Patient/q", 1), `{"resourceType":"Patient","id":"p"}`, `{"resourceType":"Patient","id":"r"}`}, 0,
+			`1 resources refer to subject "Patient/q", which is not a loaded Patient: skipped`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLoader(Options{})
+			var errs []error
+			errs = append(errs, l.Add("a.json", []byte(tt.files[0]))...)
+			for i, f := range tt.files[1:] {
+				errs = append(errs, l.Add(fmt.Sprintf("p%d.json", i), []byte(f))...)
+			}
+			recs, warn := l.Records()
+			errs = append(errs, warn...)
+			got := 0
+			for _, r := range recs {
+				got += len(r.Appointments)
+			}
+			if got != tt.wantAppts {
+				t.Errorf("got %d appointments, want %d", got, tt.wantAppts)
+			}
+			if msg := fmt.Sprint(errs); tt.wantErr == "" && len(errs) > 0 || !strings.Contains(msg, tt.wantErr) {
+				t.Errorf("errors %s, want %q", msg, tt.wantErr)
+			}
+			if tt.wantAppts == 1 {
+				a := recs[0].Appointments[0]
+				want := chart.Appointment{Ref: "Appointment/a1", Status: "booked", Provider: "Dr. Ana Lee", Location: "Main Street Clinic", VisitType: "Annual wellness visit"}
+				start := time.Date(2025, 3, 14, 14, 30, 0, 0, time.UTC)
+				if !a.Start.Equal(start) || !a.End.Equal(start.Add(20*time.Minute)) {
+					t.Errorf("start %v, end %v; want %v and 20 minutes later", a.Start, a.End, start)
+				}
+				a.Start, a.End = time.Time{}, time.Time{}
+				if a != want {
+					t.Errorf("appointment = %+v, want %+v", a, want)
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,11 @@
 // hospital/ED visits and documents, each limited to the organisation's
 // lookback window and listed newest first.
 //
+// Entries turns a chart record into the lookback entries, by a documented
+// mapping table from FHIR categories, encounter classes and document types
+// to sections (see Classify and ClassifyDocument), and NextAppointment
+// picks the visit a sheet prepares for.
+//
 // Assemble is a pure function of its Input: the clock, the time zone and
 // the organisation's settings are parameters, and the same input always
 // gives the same Sheet. The Sheet itself is the structured rendering (JSON
