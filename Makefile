@@ -21,7 +21,7 @@ VERSITYGW_VERSION   := v1.8.0
 NODE_PEERS          := cloud/internal/testpeer/node
 
 # Debian packages the tests and the product need on a fresh machine.
-APT_PACKAGES := postgresql poppler-utils
+APT_PACKAGES := postgresql poppler-utils chromium
 
 .PHONY: help
 help: ## list the targets

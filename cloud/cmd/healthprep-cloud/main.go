@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,6 +47,7 @@ import (
 	"healthprep.dev/cloud/internal/mail"
 	"healthprep.dev/cloud/internal/org"
 	"healthprep.dev/cloud/internal/tenancy"
+	"healthprep.dev/cloud/internal/web"
 	"healthprep.dev/migrations"
 )
 
@@ -158,8 +160,18 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*component
 		Audit:         api.AuditStore{DB: db},
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
+	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("building web pages: %w", err)
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/", rpc)
+	// The pages route on the path of HP_BASE_URL (e.g. https://host/web).
+	if p := pagesPrefix(cfg.BaseURL); p != "/" {
+		mux.Handle(p, pages)
+	}
 	mux.Handle(grpchealth.NewHandler(&health{db: db, services: services}))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
@@ -318,4 +330,15 @@ func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, st
 
 func grpchealthNotFound(service string) error {
 	return connect.NewError(connect.CodeNotFound, fmt.Errorf("unknown service %s", service))
+}
+
+// pagesPrefix is the mux pattern of the web pages: the path of the base URL
+// with a trailing slash. A base URL without a path would put the pages at
+// "/", where the Connect API lives, so the pages are not mounted then.
+func pagesPrefix(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Path == "" || u.Path == "/" {
+		return "/"
+	}
+	return strings.TrimRight(u.Path, "/") + "/"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -41,8 +42,9 @@ func TestBinary(t *testing.T) {
 		"HP_MIGRATE_DATABASE_URL": db.OwnerDSN,
 		"HP_DATABASE_URL":         db.AppDSN,
 		"HP_EMAIL_HASH_KEY":       key,
+		"HP_WEB_CSRF_KEY":         key,
 		"HP_KEYRING_KEY":          key,
-		"HP_BASE_URL":             "http://127.0.0.1",
+		"HP_BASE_URL":             "http://127.0.0.1/web",
 		"HP_MAIL_FROM":            "HealthPrep <no-reply@hp.test>",
 		"HP_SMTP_ADDR":            "127.0.0.1:25",
 		"HP_LISTEN_ADDR":          "127.0.0.1:0",
@@ -96,6 +98,17 @@ func TestBinary(t *testing.T) {
 		if err != nil || !res.Msg.GetTotpEnrolmentRequired() {
 			t.Errorf("%s: root SignIn = %v, %v; want a session that must enrol TOTP", proto.name, res, err)
 		}
+	}
+
+	// The web pages are mounted on the base URL's path, beside the API.
+	resp, err := hc.Get(base + "/web/signin")
+	if err != nil {
+		t.Fatalf("GET /web/signin: %v", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "<form") {
+		t.Errorf("GET /web/signin = %d; want 200 with a sign-in form", resp.StatusCode)
 	}
 
 	cancel()

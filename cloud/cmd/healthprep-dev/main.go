@@ -62,6 +62,7 @@ type secrets struct {
 	AppPassword   string `json:"app_password"`
 	KeyringKey    string `json:"keyring_key"`
 	EmailHashKey  string `json:"email_hash_key"`
+	WebCSRFKey    string `json:"web_csrf_key"`
 	RootEmail     string `json:"root_email"`
 	RootPassword  string `json:"root_password"`
 	RootTOTP      string `json:"root_totp_secret,omitempty"`
@@ -111,13 +112,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	bin := filepath.Join(*dir, "bin", "healthprep-cloud")
 	base := fmt.Sprintf("http://127.0.0.1:%d", *port)
+	web := base + "/web"
 	env := append(os.Environ(),
-		"HP_BASE_URL="+base,
+		"HP_BASE_URL="+web,
 		"HP_LISTEN_ADDR="+fmt.Sprintf("127.0.0.1:%d", *port),
 		"HP_DATABASE_URL="+appDSN,
 		"HP_MIGRATE_DATABASE_URL="+ownerDSN,
 		"HP_KEYRING_KEY="+sec.KeyringKey,
 		"HP_EMAIL_HASH_KEY="+sec.EmailHashKey,
+		"HP_WEB_CSRF_KEY="+sec.WebCSRFKey,
 		"HP_MAIL_FROM=HealthPrep Demo <no-reply@healthprep.test>",
 		"HP_MAIL_TRANSPORT=smtp",
 		"HP_SMTP_ADDR="+mailDev.SMTPAddr,
@@ -203,7 +206,7 @@ func loadSecrets(path string) (*secrets, error) {
 		}
 		return &secrets{
 			OwnerPassword: randomPassword(), AppPassword: randomPassword(),
-			KeyringKey: randomKey(32), EmailHashKey: randomKey(32),
+			KeyringKey: randomKey(32), EmailHashKey: randomKey(32), WebCSRFKey: randomKey(32),
 			RootEmail: "root@healthprep.test", RootPassword: randomPassword(),
 			NurseEmail: "nurse@demo-clinic.test", NursePassword: randomPassword(),
 			AdminEmail: "admin@demo-clinic.test",

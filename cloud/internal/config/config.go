@@ -64,6 +64,9 @@ type Config struct {
 	DatabaseURL Secret
 	// EmailHashKey keys the HMAC of emails in sign-in records (≥ 32 bytes).
 	EmailHashKey []byte
+	// WebCSRFKey keys the web pages' CSRF tokens (≥ 32 bytes, the same on
+	// every replica).
+	WebCSRFKey []byte
 	// KeyringKey is the master key sealing secrets at rest (32 bytes);
 	// KeyringPrevious still open what older keys sealed.
 	KeyringKey      []byte
@@ -246,6 +249,7 @@ func Load(ctx context.Context, env LookupFunc, secrets Provider) (Config, error)
 		c.DatabaseURL = Secret(dsn)
 	}
 	c.EmailHashKey = l.key("HP_EMAIL_HASH_KEY", 32, 1024)
+	c.WebCSRFKey = l.key("HP_WEB_CSRF_KEY", 32, 1024)
 	c.KeyringKey = l.key("HP_KEYRING_KEY", 32, 32)
 	if prev := l.secret("HP_KEYRING_PREVIOUS_KEYS", true); prev != "" {
 		for _, k := range strings.Split(prev, ",") {
