@@ -216,7 +216,7 @@ type labelPattern struct {
 
 // idValue is a value after a label: chunks of letters and digits, at least
 // one digit in all, joined by dashes, slashes, dots or single spaces.
-const idValue = `((?:[A-Z]{1,5}[ -])?[A-Za-z0-9]*[0-9][A-Za-z0-9]*(?:(?:[-/.]|\s-\s)[A-Za-z0-9]+)*(?: [A-Za-z0-9]*[0-9][A-Za-z0-9]*)*)`
+const idValue = `((?:[A-Z]{1,5}[ -]){0,2}[A-Za-z0-9]*[0-9][A-Za-z0-9]*(?:(?:[-/.]|\s-\s)[A-Za-z0-9]+)*(?: [A-Za-z0-9]*[0-9][A-Za-z0-9]*)*)`
 
 // labelSep is what may stand between a label and its value.
 const labelSep = `\s*(?:(?:number|num|no\.?|#|id)\s*)?[:#=.]?\s*(?:-\s*)?(?:(?:is|was|of)\s+)?`
