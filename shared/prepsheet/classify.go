@@ -260,13 +260,20 @@ func ClassifyDocument(d chart.Document) (also Category, docType string) {
 }
 
 // Entries returns the lookback entries of rec, in no particular order:
-// every item Classify places, and every document under Documents (and,
+// every item Classify places (a report's with the first line of its text,
+// the conclusion, as detail), and every document under Documents (and,
 // when ClassifyDocument says so, a second time in its other section). A
 // document made from a report's text (same Ref as a listed item) is not
 // listed again; one from a report no section lists is.
 func Entries(rec chart.Record) []Entry {
 	var out []Entry
 	listed := map[string]bool{}
+	reportText := map[string]string{}
+	for _, d := range rec.Documents {
+		if strings.HasPrefix(d.Ref, "DiagnosticReport/") {
+			reportText[d.Ref] = d.Text
+		}
+	}
 	for _, it := range rec.Items {
 		c, typ, ok := Classify(it)
 		if !ok {
@@ -279,6 +286,9 @@ func Entries(rec chart.Record) []Entry {
 		e.Type = typ
 		if e.Title == "" {
 			e.Title = typ
+		}
+		if e.Detail == "" {
+			e.Detail = impression(reportText[it.Ref])
 		}
 		out = append(out, e)
 		listed[it.Ref] = true
@@ -299,6 +309,20 @@ func Entries(rec chart.Record) []Entry {
 		}
 	}
 	return out
+}
+
+// maxImpression is how many characters of a report's text an entry shows.
+const maxImpression = 100
+
+// impression is the first line of a report's text (its conclusion comes
+// first), cut at maxImpression characters.
+func impression(text string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	line = strings.TrimSpace(line)
+	if r := []rune(line); len(r) > maxImpression {
+		line = strings.TrimSpace(string(r[:maxImpression-3])) + "..."
+	}
+	return line
 }
 
 // NextAppointment returns the patient's first appointment on or after the

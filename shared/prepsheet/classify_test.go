@@ -36,7 +36,11 @@ func loadOne(t *testing.T, resources ...string) chart.Record {
 func placed(es []prepsheet.Entry) string {
 	var out []string
 	for _, e := range es {
-		out = append(out, fmt.Sprintf("%s/%s/%s", e.Category, e.Type, e.Title))
+		s := fmt.Sprintf("%s/%s/%s", e.Category, e.Type, e.Title)
+		if e.Detail != "" {
+			s += ": " + e.Detail
+		}
+		out = append(out, s)
 	}
 	slices.Sort(out)
 	return strings.Join(out, " + ")
@@ -77,19 +81,19 @@ func TestEntriesFromFHIR(t *testing.T) {
 		resource string
 		want     string // sorted category/type/title, " + " between entries; "" when not listed
 	}{
-		{"lab observation", observation("laboratory", "4548-4", "Hemoglobin A1c"), "lab//Hemoglobin A1c"},
-		{"imaging observation", observation("imaging", "24606-6", "MG Breast Screening"), "imaging//MG Breast Screening"},
+		{"lab observation", observation("laboratory", "4548-4", "Hemoglobin A1c"), "lab//Hemoglobin A1c: 7.2 %"},
+		{"imaging observation", observation("imaging", "24606-6", "MG Breast Screening"), "imaging//MG Breast Screening: 7.2 %"},
 		{"vital signs are not listed", observation("vital-signs", "8480-6", "Systolic blood pressure"), ""},
 		{"questionnaires are not listed", observation("survey", "44249-1", "PHQ-9 quick depression assessment panel"), ""},
 		{"exam findings are not listed", observation("exam", "29463-7", "Body weight"), ""},
 		{"observation without category is not listed",
 			`{"resourceType":"Observation","id":"o","status":"final",` + subj + `,"code":{"coding":[{"system":"http://loinc.org","code":"2093-3"}],"text":"Cholesterol"},"effectiveDateTime":"2025-01-10"}`, ""},
 		{"cancelled lab", strings.Replace(observation("laboratory", "4548-4", "Hemoglobin A1c"), `"final"`, `"cancelled"`, 1), ""},
-		{"lab report (Synthea)", report("LAB", "Lipid Panel"), "lab//Lipid Panel"},
-		{"hematology report", report("HM", "CBC"), "lab/Hematology/CBC"},
-		{"radiology report", report("RAD", "Chest X-ray"), "imaging//Chest X-ray"},
-		{"CT report", report("CT", "CT chest"), "imaging/CT/CT chest"},
-		{"echocardiogram report", report("CUS", "Echo"), "imaging/Echocardiogram/Echo"},
+		{"lab report (Synthea)", report("LAB", "Lipid Panel"), "lab//Lipid Panel: No acute findings."},
+		{"hematology report", report("HM", "CBC"), "lab/Hematology/CBC: No acute findings."},
+		{"radiology report", report("RAD", "Chest X-ray"), "imaging//Chest X-ray: No acute findings."},
+		{"CT report", report("CT", "CT chest"), "imaging/CT/CT chest: No acute findings."},
+		{"echocardiogram report", report("CUS", "Echo"), "imaging/Echocardiogram/Echo: No acute findings."},
 		{"cardiology report (US Core LOINC category)",
 			`{"resourceType":"DiagnosticReport","id":"dr","status":"final","category":[{"coding":[{"system":"http://loinc.org","code":"LP29708-2","display":"Cardiology"}]}],` + subj +
 				`,"code":{"coding":[{"system":"http://loinc.org","code":"11524-6"}],"text":"EKG study"},"effectiveDateTime":"2025-01-10"}`, "imaging/Cardiology/EKG study"},

@@ -87,3 +87,32 @@ func ExampleWriteText() {
 	// Generated 2025-03-14 08:00 UTC. Marks: !! overdue, ! due, ~ due soon, ? cannot
 	// evaluate, + complete, x excluded, - not eligible.
 }
+
+// Entries places a record's items and documents in the lookback sections
+// by the codings that classify them.
+func ExampleEntries() {
+	day := chart.D(2025, 6, 3)
+	rec := chart.Record{
+		Items: []chart.Item{
+			{Kind: chart.Encounter, Ref: "Encounter/ed", Text: "Emergency room admission", Start: day, End: day,
+				Category: []chart.Code{{System: chart.ActCode, Code: "EMER"}}},
+			{Kind: chart.Observation, Ref: "Observation/a1c", Text: "Hemoglobin A1c", Start: day, End: day,
+				Quantity: 6.1, Unit: "%", HasQuantity: true,
+				Category: []chart.Code{{System: chart.ObservationCategory, Code: "laboratory"}}},
+			{Kind: chart.Observation, Ref: "Observation/bp", Text: "Blood pressure", Start: day, End: day,
+				Category: []chart.Code{{System: chart.ObservationCategory, Code: "vital-signs"}}},
+		},
+		Documents: []chart.Document{
+			{Ref: "DocumentReference/ds", Title: "Discharge summary", Date: day.AddDays(3),
+				Category: []chart.Code{{System: chart.LOINC, Code: "18842-5"}}},
+		},
+	}
+	for _, e := range prepsheet.Entries(rec) {
+		fmt.Printf("%-9s %s\n", e.Category, prepsheet.EntryText(e))
+	}
+	// Output:
+	// hospital  Emergency room admission (ED visit)
+	// lab       Hemoglobin A1c: 6.1 %
+	// document  Discharge summary
+	// hospital  Discharge summary
+}

@@ -53,6 +53,19 @@ type Header struct {
 	Appointment AppointmentShown `json:"appointment"`
 }
 
+// DisplayName is the patient's name, or, for a record without one, its
+// patient ID so that the sheet still says whose it is ("No name on file
+// (record 123)"), or "-" when there is neither.
+func (h Header) DisplayName() string {
+	switch {
+	case h.Name != "":
+		return h.Name
+	case h.PatientID != "":
+		return "No name on file (record " + h.PatientID + ")"
+	}
+	return "-"
+}
+
 // Age is the patient's completed age on the sheet's as-of date.
 type Age struct {
 	// Known is false when the birth date is unknown (or after the as-of
@@ -74,6 +87,16 @@ type AppointmentShown struct {
 	// Label is the start as people read it, e.g. "Fri 2025-03-14 09:30 CDT",
 	// or "" when the appointment has no start time.
 	Label string `json:"label"`
+}
+
+// NoAppointment is what renderings show for the visit when the sheet has
+// no appointment at all (see AppointmentShown.NoneOnFile).
+const NoAppointment = "No appointment on file"
+
+// NoneOnFile reports whether the sheet was made without an appointment:
+// no start, provider, location or visit type.
+func (a AppointmentShown) NoneOnFile() bool {
+	return a.Start.IsZero() && a.Provider == "" && a.Location == "" && a.VisitType == ""
 }
 
 // ScreeningItem is one line of the screening checklist.

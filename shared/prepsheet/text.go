@@ -70,7 +70,7 @@ func (t *textWriter) header(s *Sheet) {
 	right := "As of " + s.AsOf.String() + " (" + s.TimeZone + ")"
 	t.line(title + pad(TextWidth-len(title)-utf8.RuneCountInString(right)) + right)
 	t.line(strings.Repeat("=", TextWidth))
-	t.wrapped("Patient:   ", orDash(h.Name))
+	t.wrapped("Patient:   ", h.DisplayName())
 	t.wrapped("MRN:       ", orDash(h.MRN))
 	age := h.Age.Label
 	if !h.Deceased.IsZero() {
@@ -78,7 +78,11 @@ func (t *textWriter) header(s *Sheet) {
 	}
 	t.wrapped("Age, sex:  ", age+", "+string(h.Sex))
 	a := &h.Appointment
-	t.wrapped("Visit:     ", joinNonEmpty(", ", orDash(a.Label), a.VisitType, a.Location))
+	visit := joinNonEmpty(", ", orDash(a.Label), a.VisitType, a.Location)
+	if a.NoneOnFile() {
+		visit = NoAppointment
+	}
+	t.wrapped("Visit:     ", visit)
 	t.wrapped("Provider:  ", orDash(a.Provider))
 }
 

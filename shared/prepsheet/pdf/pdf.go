@@ -200,11 +200,15 @@ func (r *renderer) patient() {
 	if !h.Deceased.IsZero() {
 		age += ", deceased " + h.Deceased.String()
 	}
+	visit := orDash(join(", ", h.Appointment.Label, h.Appointment.VisitType))
+	if h.Appointment.NoneOnFile() {
+		visit = prepsheet.NoAppointment
+	}
 	rows := [][2]string{
-		{"Patient", orDash(h.Name)},
+		{"Patient", h.DisplayName()},
 		{"MRN", orDash(h.MRN)},
 		{"Age, sex", age + ", " + string(h.Sex)},
-		{"Visit", orDash(join(", ", h.Appointment.Label, h.Appointment.VisitType))},
+		{"Visit", visit},
 		{"Location", orDash(h.Appointment.Location)},
 		{"Provider", orDash(h.Appointment.Provider)},
 		{"As of", r.s.AsOf.String() + " (" + r.s.TimeZone + ")"},
