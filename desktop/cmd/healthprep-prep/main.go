@@ -1,11 +1,22 @@
-// Command healthprep-prep prints a prep-sheet screening checklist for every
-// patient found in a directory of FHIR R4 JSON (Bundles and/or one resource
-// per file, read recursively; resource types it does not use, such as
-// MeasureReport, are ignored).
+// Command healthprep-prep prints a prep sheet for every patient found in a
+// directory of FHIR R4 JSON (Bundles and/or one resource per file, read
+// recursively; resource types it does not use, such as MeasureReport, are
+// ignored).
 //
 // Usage:
 //
-//	healthprep-prep --as-of YYYY-MM-DD [--json] [--presets FILE] DIR...
+//	healthprep-prep --as-of YYYY-MM-DD [--json] [--pdf DIR] [--tz ZONE] [--presets FILE] DIR...
+//
+// A sheet is the patient header, the screening checklist, the active
+// conditions and the lookback sections (labs, imaging, consults,
+// hospital/ED visits, documents; default windows) for the as-of date. The
+// visit is the patient's first Appointment on or after that date, if the
+// data has one. Without --json each sheet is printed as plain text; with
+// --json as one JSON object per line: patient, as_of, screenings (id, name,
+// status, last_done, next_due, reason, sources, ...), appointment and
+// sections. --pdf DIR also writes one PDF per patient, named after the
+// Patient.id (DIR/<id>.pdf), never after the patient's name. --tz is the
+// clinic's time zone for appointment times (default UTC).
 //
 // Malformed files and resources are reported on stderr with the file and
 // JSON path and skipped; one bad file never stops the run.
@@ -15,11 +26,14 @@
 //	0  every patient found got a sheet (resources that were skipped are
 //	   still reported on stderr)
 //	1  some patient got no sheet: a Patient resource could not be read,
-//	   resources refer to a patient that was not loaded, or no Patient was
-//	   found at all; the other patients' sheets are still printed
+//	   resources refer to a patient that was not loaded, no Patient was
+//	   found at all, or a PDF could not be written (an id that is not a
+//	   valid file name, two patients with one id, a write error); the
+//	   other patients' sheets are still printed
 //	2  usage or configuration error: a bad flag, --as-of missing or not
-//	   YYYY-MM-DD, no directory, an unreadable directory or --presets file,
-//	   or an invalid library; nothing is printed on stdout
+//	   YYYY-MM-DD, an unknown --tz, no directory, an unreadable directory
+//	   or --presets file, an invalid library, or a --pdf directory that
+//	   cannot be created; nothing is printed on stdout
 package main
 
 import (
@@ -34,9 +48,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // --tz works without a system zone database
 
 	"healthprep.dev/shared/chart"
 	"healthprep.dev/shared/fhir"
+	"healthprep.dev/shared/prepsheet"
+	"healthprep.dev/shared/prepsheet/pdf"
 	"healthprep.dev/shared/preset"
 	"healthprep.dev/shared/screening"
 )
@@ -50,21 +68,24 @@ const (
 
 // Config is everything the command needs, built from the flags.
 type Config struct {
-	AsOf    chart.Date
-	JSON    bool
-	Presets string // file; empty means the built-in library
-	Dirs    []string
+	AsOf     chart.Date
+	JSON     bool
+	PDFDir   string // where to write one PDF per patient; empty means none
+	Location *time.Location
+	Presets  string // file; empty means the built-in library
+	Dirs     []string
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], time.Now(), os.Stdout, os.Stderr))
 }
 
-const usage = "usage: healthprep-prep --as-of YYYY-MM-DD [--json] [--presets FILE] DIR..."
+const usage = "usage: healthprep-prep --as-of YYYY-MM-DD [--json] [--pdf DIR] [--tz ZONE] [--presets FILE] DIR..."
 
-// run is the whole command: it parses args, writes sheets to stdout and
-// problems to stderr, and returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the whole command: it parses args, writes sheets to stdout (and
+// PDFs to --pdf) and problems to stderr, and returns the exit status. now
+// is printed as the sheets' generation time.
+func run(args []string, now time.Time, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -79,6 +100,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "healthprep-prep:", err)
 		return exitUsage
 	}
+	var pdfs *pdfWriter
+	if cfg.PDFDir != "" {
+		// Sheets hold PHI: the directory is the user's alone.
+		if err := os.MkdirAll(cfg.PDFDir, 0o700); err != nil {
+			fmt.Fprintln(stderr, "healthprep-prep: --pdf:", err)
+			return exitUsage
+		}
+		pdfs = &pdfWriter{dir: cfg.PDFDir, written: map[string]bool{}}
+	}
 	var all load
 	for _, dir := range cfg.Dirs {
 		l, err := loadDir(dir, stderr)
@@ -91,19 +121,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 		all.orphans += l.orphans
 	}
 	out := bufio.NewWriter(stdout)
-	for _, rec := range all.records {
+	noPDF := 0
+	for i, rec := range all.records {
 		results := engine.Evaluate(rec, cfg.AsOf, nil)
+		sheet, err := assemble(rec, results, cfg, now)
+		if err != nil {
+			fmt.Fprintln(stderr, "healthprep-prep:", err)
+			return exitIncomplete
+		}
 		if cfg.JSON {
-			if err := writeJSON(out, rec, cfg.AsOf, results); err != nil {
-				fmt.Fprintln(stderr, "healthprep-prep:", err)
-				return exitIncomplete
-			}
+			err = writeJSON(out, rec, cfg.AsOf, results, &sheet)
 		} else {
-			writeText(out, rec, cfg.AsOf, results)
+			if i > 0 {
+				out.WriteString("\f\n") // a printout starts each patient on a new page
+			}
+			err = prepsheet.WriteText(out, &sheet)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "healthprep-prep:", err)
+			return exitIncomplete
+		}
+		if pdfs != nil {
+			if err := pdfs.write(rec.Patient.ID, &sheet); err != nil {
+				fmt.Fprintf(stderr, "healthprep-prep: no PDF for patient %d: %v\n", i+1, err)
+				noPDF++
+			}
 		}
 	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintln(stderr, "healthprep-prep: writing sheets:", err)
+		return exitIncomplete
+	}
+	if noPDF > 0 {
+		fmt.Fprintf(stderr, "healthprep-prep: %d of %d PDFs could not be written (see above)\n", noPDF, len(all.records))
 		return exitIncomplete
 	}
 	switch {
@@ -123,6 +173,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.SetOutput(stderr)
 	asOf := fs.String("as-of", "", "evaluate screenings as of this date, YYYY-MM-DD (required)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per patient per line")
+	pdfDir := fs.String("pdf", "", "also write one PDF per patient into this directory, named <Patient.id>.pdf")
+	tz := fs.String("tz", "UTC", "the clinic's time zone (IANA name) for appointment and generation times")
 	presets := fs.String("presets", "", "screening library JSON file (default: the built-in presets)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, usage)
@@ -138,10 +190,14 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("--as-of: %w", err)
 	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil || *tz == "" {
+		return Config{}, fmt.Errorf("--tz: unknown time zone %q: want an IANA name such as America/Chicago", *tz)
+	}
 	if fs.NArg() == 0 {
 		return Config{}, errors.New("no input directory given")
 	}
-	return Config{AsOf: d, JSON: *jsonOut, Presets: *presets, Dirs: fs.Args()}, nil
+	return Config{AsOf: d, JSON: *jsonOut, PDFDir: *pdfDir, Location: loc, Presets: *presets, Dirs: fs.Args()}, nil
 }
 
 // loadEngine compiles the built-in library, or the one in file.
@@ -239,10 +295,18 @@ func loadDir(dir string, stderr io.Writer) (load, error) {
 	return out, nil
 }
 
+// sheetJSON is one line of --json output: the issue's schema (patient,
+// as_of, screenings) plus the visit and the lookback sections.
 type sheetJSON struct {
 	Patient    string          `json:"patient"`
 	AsOf       string          `json:"as_of"`
 	Screenings []screeningJSON `json:"screenings"`
+	// Appointment is the visit the sheet prepares for; null when the data
+	// has none on or after as_of.
+	Appointment *prepsheet.AppointmentShown `json:"appointment"`
+	// Sections are the lookback sections in print order: labs, imaging,
+	// consults, hospital/ED visits, documents.
+	Sections []prepsheet.Section `json:"sections"`
 }
 
 type screeningJSON struct {
@@ -278,8 +342,14 @@ func sources(r screening.Result) []string {
 	return out
 }
 
-func writeJSON(w io.Writer, rec chart.Record, asOf chart.Date, results []screening.Result) error {
+func writeJSON(w io.Writer, rec chart.Record, asOf chart.Date, results []screening.Result, s *prepsheet.Sheet) error {
 	sheet := sheetJSON{Patient: rec.Patient.ID, AsOf: asOf.String(), Screenings: make([]screeningJSON, len(results))}
+	if a := s.Header.Appointment; !a.NoneOnFile() {
+		sheet.Appointment = &a
+	}
+	for _, sec := range s.Sections() {
+		sheet.Sections = append(sheet.Sections, *sec)
+	}
 	for i, r := range results {
 		sheet.Screenings[i] = screeningJSON{
 			ID: r.ID, Name: r.Name, Status: r.Status, LastDone: dateOrNull(r.LastDone), NextDue: dateOrNull(r.NextDue),
@@ -294,28 +364,78 @@ func writeJSON(w io.Writer, rec chart.Record, asOf chart.Date, results []screeni
 	return err
 }
 
-var marks = map[screening.Status]string{
-	screening.Complete: "[x]", screening.DueSoon: "[~]", screening.Due: "[ ]", screening.Overdue: "[!]",
-	screening.Excluded: " - ", screening.CannotEvaluate: " ? ",
+// assemble builds rec's sheet for the as-of date in the clinic's zone,
+// with the patient's next appointment and the organisation's default
+// lookback windows; now is printed as its generation time.
+func assemble(rec chart.Record, results []screening.Result, cfg Config, now time.Time) (prepsheet.Sheet, error) {
+	y, m, d := cfg.AsOf.YMD()
+	in := prepsheet.Input{
+		Patient:    rec.Patient,
+		Screenings: results,
+		Conditions: rec.Items, // Assemble lists the active conditions among them
+		Entries:    prepsheet.Entries(rec),
+		AsOf:       time.Date(y, m, d, 12, 0, 0, 0, cfg.Location),
+		Location:   cfg.Location,
+	}
+	if a, ok := prepsheet.NextAppointment(rec.Appointments, cfg.AsOf, cfg.Location); ok {
+		in.Appointment = a
+	}
+	s, err := prepsheet.Assemble(in)
+	if err != nil {
+		return s, fmt.Errorf("assembling sheet %s: %w", rec.Patient.ID, err)
+	}
+	// The sheet describes the as-of date; it was generated now.
+	s.GeneratedAt = now.In(cfg.Location)
+	return s, nil
 }
 
-// writeText prints a readable checklist: the screenings that apply, then a
-// count of those that do not.
-func writeText(w io.Writer, rec chart.Record, asOf chart.Date, results []screening.Result) {
-	p := rec.Patient
-	age := "age unknown"
-	if a, ok := chart.AgeAt(p.BirthDate, asOf); ok {
-		age = fmt.Sprintf("%dy", a.Years)
+// fileID reports whether id may name a file: a FHIR id (1 to 64
+// letters, digits, '-' and '.') that does not start with '.', so it is
+// never hidden, "." or "..".
+func fileID(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '.' {
+		return false
 	}
-	fmt.Fprintf(w, "Patient %s  %s  %s  as of %s\n", p.ID, age, p.Sex, asOf)
-	hidden := 0
-	for _, r := range results {
-		mark, ok := marks[r.Status]
-		if !ok {
-			hidden++
-			continue
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.') {
+			return false
 		}
-		fmt.Fprintf(w, "  %s %-45s %-15s %s\n", mark, r.Name, r.Status, r.Reason)
 	}
-	fmt.Fprintf(w, "  (%d not applicable)\n\n", hidden)
+	return true
+}
+
+// pdfWriter writes one PDF per patient into dir, named after the
+// patient's id, and refuses to write one name twice in a run.
+type pdfWriter struct {
+	dir     string
+	written map[string]bool
+}
+
+// write renders s to dir/<id>.pdf through a temporary file, so a failed
+// write never leaves half a sheet under the final name.
+func (p *pdfWriter) write(id string, s *prepsheet.Sheet) error {
+	if !fileID(id) {
+		return fmt.Errorf("patient id %q is not a FHIR id (letters, digits, '-' and '.', not starting with '.'), so it cannot name a file", id)
+	}
+	name := id + ".pdf"
+	if p.written[strings.ToLower(name)] {
+		return fmt.Errorf("two patients have the id %q: %s was written for the first", id, name)
+	}
+	tmp, err := os.CreateTemp(p.dir, ".sheet-*.pdf.tmp")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	err = pdf.Write(tmp, s, pdf.Options{})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(p.dir, name))
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	p.written[strings.ToLower(name)] = true
+	return nil
 }

@@ -10,9 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// generated is the time the sheets of a test run are generated at.
+var generated = time.Date(2026, time.January, 2, 15, 4, 0, 0, time.UTC)
 
 type outcome struct {
 	stdout, stderr string
@@ -22,7 +26,7 @@ type outcome struct {
 func runCLI(t *testing.T, args ...string) outcome {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := run(args, generated, &stdout, &stderr)
 	return outcome{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
@@ -54,7 +58,7 @@ func TestGoldenSheets(t *testing.T) {
 		args         []string
 	}{
 		{"json lines", "charts.golden.jsonl", []string{"--as-of", "2025-12-31", "--json", "testdata/charts"}},
-		{"text", "charts.golden.txt", []string{"--as-of=2025-12-31", "testdata/charts"}},
+		{"text", "charts.golden.txt", []string{"--as-of=2025-12-31", "--tz", "America/New_York", "testdata/charts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,15 +151,17 @@ func TestExitStatus(t *testing.T) {
 		wantStdout []string // sheets still printed
 		wantStderr []string
 	}{
-		{"every patient got a sheet", []string{"--as-of", "2025-12-31", "testdata/charts"}, exitOK, []string{"Patient maria", "Patient patient-b", "Patient patient-c"}, nil},
+		{"every patient got a sheet", []string{"--as-of", "2025-12-31", "testdata/charts"}, exitOK, []string{"Patient:   Maria Example", "(record patient-b)", "(record patient-c)"}, nil},
 		{"an unreadable Patient: the other still gets a sheet", []string{"--as-of", "2025-12-31", "testdata/malformed/broken"}, exitIncomplete,
-			[]string{"Patient dora"},
+			[]string{"(record dora)"},
 			[]string{filepath.FromSlash("testdata/malformed/broken/carl.json") + ": $.entry[0].resource.birthDate: not a string",
 				`refer to subject "urn:uuid:carl", which is not a loaded Patient: skipped`,
 				"1 sheets printed, but some patients got none"}},
 		{"no patient at all", []string{"--as-of", "2025-12-31", "testdata/nopatient"}, exitIncomplete, nil, []string{"no Patient resources found"}},
-		{"several directories", []string{"--as-of", "2025-12-31", "testdata/charts", "testdata/malformed/clinic"}, exitOK, []string{"Patient maria", "Patient ann"}, nil},
+		{"several directories", []string{"--as-of", "2025-12-31", "testdata/charts", "testdata/malformed/clinic"}, exitOK, []string{"Patient:   Maria Example", "(record ann)"}, nil},
 		{"missing directory", []string{"--as-of", "2025-12-31", "testdata/nope"}, exitUsage, nil, []string{"reading testdata/nope"}},
+		{"--pdf cannot be created", []string{"--as-of", "2025-12-31", "--pdf", "testdata/charts/synthea/maria.json/sheets", "testdata/charts"}, exitUsage, nil,
+			[]string{"healthprep-prep: --pdf: mkdir testdata/charts/synthea/maria.json: not a directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,6 +229,7 @@ func TestUsageErrors(t *testing.T) {
 		{"as-of impossible date", []string{"--as-of", "2025-02-30", "testdata/charts"}, `--as-of: parsing date "2025-02-30": want YYYY-MM-DD`},
 		{"no directory", []string{"--as-of", "2025-12-31"}, "no input directory given"},
 		{"unknown flag", []string{"--asof", "2025-12-31", "testdata/charts"}, "flag provided but not defined: -asof"},
+		{"unknown time zone", []string{"--as-of", "2025-12-31", "--tz", "Mars/Olympus", "testdata/charts"}, `--tz: unknown time zone "Mars/Olympus": want an IANA name such as America/Chicago`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,8 +267,8 @@ func TestBinary(t *testing.T) {
 		wantStderr string
 	}{
 		{[]string{"--as-of", "2025-12-31", "--json", "testdata/charts"}, 0, `{"patient":"patient-b","as_of":"2025-12-31"`, ""},
-		{[]string{"--as-of", "2025-12-31", "testdata/malformed/clinic"}, 0, "Patient bob", "empty.json: $: empty file"},
-		{[]string{"--as-of", "2025-12-31", "testdata/malformed/broken"}, 1, "Patient dora", "some patients got none"},
+		{[]string{"--as-of", "2025-12-31", "testdata/malformed/clinic"}, 0, "(record bob)", "empty.json: $: empty file"},
+		{[]string{"--as-of", "2025-12-31", "testdata/malformed/broken"}, 1, "(record dora)", "some patients got none"},
 		{[]string{"testdata/charts"}, 2, "", "--as-of is required"},
 	}
 	for _, tt := range tests {
@@ -280,5 +287,84 @@ func TestBinary(t *testing.T) {
 			t.Errorf("healthprep-prep %s: exit %d, want %d; stdout has %q: %v; stderr %q, want %q",
 				strings.Join(tt.args, " "), code, tt.want, tt.wantStdout, strings.Contains(stdout.String(), tt.wantStdout), stderr.String(), tt.wantStderr)
 		}
+	}
+}
+
+// TestPDFOutput writes one PDF per patient and reads one back with
+// pdftotext: the file is named after the Patient.id, never the name, and
+// holds the same sheet as the text output.
+func TestPDFOutput(t *testing.T) {
+	t.Parallel()
+	pdftotext, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Fatal("pdftotext not found: install poppler-utils with `make deps` (it reads the written PDF back)")
+	}
+	dir := filepath.Join(t.TempDir(), "sheets")
+	o := runCLI(t, "--as-of", "2025-12-31", "--tz", "America/New_York", "--pdf", dir, "testdata/charts")
+	if o.code != exitOK || o.stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", o.code, o.stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		if info, err := e.Info(); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600: a sheet is PHI", e.Name(), info.Mode(), err)
+		}
+	}
+	if got, want := strings.Join(names, " "), "maria.pdf patient-b.pdf patient-c.pdf"; got != want {
+		t.Errorf("files %s, want %s (one per Patient.id, no temporary files left)", got, want)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("--pdf directory mode %v (%v), want 0700", info.Mode(), err)
+	}
+	out, err := exec.Command(pdftotext, "-layout", "-enc", "UTF-8", filepath.Join(dir, "maria.pdf"), "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext could not read maria.pdf: %v", err)
+	}
+	text := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{
+		"Prep sheet: Maria Example", "MRN-100", "Tue 2026-01-06 09:30 EST, Annual wellness visit",
+		"Influenza vaccine", "Hemoglobin A1c/Hemoglobin.total in Blood: 5.6 %", "Chest X-ray PA and lateral",
+		"Referral to cardiology service", "Emergency room admission (procedure)", "Discharge summary",
+		"Generated 2026-01-02 10:04 EST", "Page 1 of",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("maria.pdf lacks %q; pdftotext reads:\n%s", want, out)
+		}
+	}
+}
+
+func TestPDFFileNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o := runCLI(t, "--as-of", "2025-12-31", "--pdf", dir, "testdata/badids")
+	if o.code != exitIncomplete {
+		t.Errorf("exit %d, want %d: two patients got no PDF", o.code, exitIncomplete)
+	}
+	for _, want := range []string{
+		`healthprep-prep: no PDF for patient 2: patient id "../escape" is not a FHIR id (letters, digits, '-' and '.', not starting with '.'), so it cannot name a file`,
+		`healthprep-prep: no PDF for patient 3: two patients have the id "ok-1": ok-1.pdf was written for the first`,
+		"healthprep-prep: 2 of 3 PDFs could not be written (see above)",
+	} {
+		if !strings.Contains(o.stderr, want+"\n") {
+			t.Errorf("stderr lacks %q\nstderr:\n%s", want, o.stderr)
+		}
+	}
+	if strings.Count(o.stdout, "PREP SHEET") != 3 {
+		t.Errorf("stdout has %d sheets, want all 3 printed", strings.Count(o.stdout, "PREP SHEET"))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "ok-1.pdf" {
+		t.Errorf("files in --pdf: %v, want only ok-1.pdf", entries)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape.pdf")); err == nil {
+		t.Errorf("a PDF was written outside --pdf")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "ok-1.pdf")); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Errorf("ok-1.pdf is not a PDF (%v)", err)
 	}
 }
