@@ -7,6 +7,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	healthprep.dev/migrations v0.0.0
 	healthprep.dev/proto v0.0.0
+	healthprep.dev/shared v0.0.0
 )
 
 require (
