@@ -82,7 +82,7 @@ unit: ## run the Go tests of every module (no installs)
 
 run: deps ## start Postgres, the cloud core and a demo organisation on loopback (state in .run/)
 	@mkdir -p .run/bin
-	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/hpctl ./cmd/healthprep-dev
+	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/hpctl ./cmd/healthprep-dev ./cmd/healthprep-sandbox
 	.run/bin/healthprep-dev -dir .run $(RUN_FLAGS)
 
 ## ---- quality ----

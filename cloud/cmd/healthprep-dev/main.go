@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	dir := fs.String("dir", ".run", "state directory")
 	port := fs.Int("port", 8080, "cloud core port on 127.0.0.1")
 	pgPort := fs.Int("pg-port", 54329, "Postgres port on 127.0.0.1")
+	sandboxPort := fs.Int("sandbox-port", 8090, "FHIR/SMART sandbox port on 127.0.0.1")
 	once := fs.Bool("once", false, "set up, print the summary and stop")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,6 +110,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("starting mail capture: %w", err)
 	}
 	defer mailDev.Stop()
+
+	sandboxURL, stopSandbox, err := startSandbox(ctx, *dir, *sandboxPort, *port)
+	if err != nil {
+		return err
+	}
+	defer stopSandbox()
 
 	bin := filepath.Join(*dir, "bin", "healthprep-cloud")
 	base := fmt.Sprintf("http://127.0.0.1:%d", *port)
@@ -168,7 +175,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := save(); err != nil {
 		return err
 	}
-	printSummary(out, base, pg, mailDev, sec)
+	printSummary(out, base, sandboxURL, pg, mailDev, sec)
 	if *once {
 		return nil
 	}
@@ -409,12 +416,14 @@ func inviteLinks(ctx context.Context, mailDev *testpeer.MailDev, n int) (map[str
 	return links, nil
 }
 
-func printSummary(out io.Writer, base string, pg *pgcluster.Cluster, mailDev *testpeer.MailDev, s *secrets) {
+func printSummary(out io.Writer, base, sandboxURL string, pg *pgcluster.Cluster, mailDev *testpeer.MailDev, s *secrets) {
 	fmt.Fprintf(out, `
 HealthPrep is running on loopback.
 
   cloud API (Connect, gRPC, gRPC-Web)  %[1]s
   health                               %[1]s/grpc.health.v1.Health/Check
+  web pages (invite, sign-in, reset)   %[1]s/web/signin
+  FHIR/SMART sandbox (200 demo pts)    %[11]s/fhir  (Epic stand-in; SMART config at %[11]s/fhir/.well-known/smart-configuration)
   captured mail (maildev)              %[2]s
   Postgres                             127.0.0.1:%[3]d (state in .run/pg)
 
@@ -425,5 +434,53 @@ HealthPrep is running on loopback.
   demo admin invite    %[10]s
 
 Try:  HP_SERVER=%[1]s .run/bin/hpctl signin %[4]s
-`, base, mailDev.WebURL, pg.Port(), s.RootEmail, s.RootPassword, s.RootTOTP, s.DemoOrgID, s.NurseEmail, s.NursePassword, s.AdminInvite)
+`, base, mailDev.WebURL, pg.Port(), s.RootEmail, s.RootPassword, s.RootTOTP, s.DemoOrgID, s.NurseEmail, s.NursePassword, s.AdminInvite, sandboxURL)
+}
+
+// startSandbox runs the FHIR + SMART sandbox (Epic's stand-in) loaded with
+// the synthetic demo clinic, its schedule starting today.
+func startSandbox(ctx context.Context, dir string, port, cloudPort int) (string, func(), error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(filepath.Join(dir, "bin", "healthprep-sandbox"), "-demo", "-addr", addr,
+		"-redirect-uri", fmt.Sprintf("http://127.0.0.1:%d/epic/callback", cloudPort))
+	logFile, err := os.OpenFile(filepath.Join(dir, "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return "", nil, fmt.Errorf("starting the FHIR sandbox: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); logFile.Close() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/fhir/metadata"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, stop, nil
+			}
+		}
+		select {
+		case err := <-done:
+			return "", nil, fmt.Errorf("the FHIR sandbox exited during start-up: %v (log: %s)", err, filepath.Join(dir, "sandbox.log"))
+		case <-ctx.Done():
+			stop()
+			return "", nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stop()
+	return "", nil, errors.New("the FHIR sandbox did not answer in 60 s")
 }

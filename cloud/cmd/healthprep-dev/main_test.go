@@ -28,7 +28,7 @@ func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin")+"/", "healthprep.dev/cloud/cmd/healthprep-cloud")
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin")+"/", "healthprep.dev/cloud/cmd/healthprep-cloud", "healthprep.dev/cloud/cmd/healthprep-sandbox")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building healthprep-cloud: %v\n%s", err, out)
 	}
@@ -40,7 +40,11 @@ func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-dir", dir, "-port", itoa(port), "-pg-port", itoa(pgPort), "-once"}
+	sbPort, err := pgcluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-dir", dir, "-port", itoa(port), "-pg-port", itoa(pgPort), "-sandbox-port", itoa(sbPort), "-once"}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -48,7 +52,7 @@ func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 	if err := run(ctx, args, &first); err != nil {
 		t.Fatalf("first run: %v\n%s", err, first.String())
 	}
-	for _, want := range []string{"HealthPrep is running on loopback", "root@healthprep.test", "Demo Family Clinic", "nurse@demo-clinic.test", "/invite/accept?token="} {
+	for _, want := range []string{"HealthPrep is running on loopback", "root@healthprep.test", "Demo Family Clinic", "nurse@demo-clinic.test", "/web/invite/accept?token=", "/fhir"} {
 		if !strings.Contains(first.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, first.String())
 		}
