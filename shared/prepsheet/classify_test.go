@@ -159,11 +159,14 @@ func TestEntriesKeepDatesAndResults(t *testing.T) {
 	rec := loadOne(t,
 		`{"resourceType":"Encounter","id":"stay","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},"subject":{"reference":"Patient/p"},"type":[{"text":"Hospital admission"}],"period":{"start":"2024-12-30","end":"2025-01-04"}}`,
 		`{"resourceType":"Observation","id":"a1c","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}],"text":"Hemoglobin A1c"},"effectiveDateTime":"2025-01-10","valueQuantity":{"value":9.4,"unit":"%"}}`,
+		// Synthea writes results with 15 decimals; the sheet shows 4.
+		`{"resourceType":"Observation","id":"bun","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://loinc.org","code":"6299-2"}],"text":"Urea Nitrogen"},"effectiveDateTime":"2025-01-10","valueQuantity":{"value":16.888695888842058,"unit":"mg/dL"}}`,
 	)
 	got := prepsheet.Entries(rec)
 	want := []prepsheet.Entry{
 		{Category: prepsheet.Hospital, Ref: "Encounter/stay", Date: chart.D(2024, 12, 30), End: chart.D(2025, 1, 4), Title: "Hospital admission", Type: "Inpatient"},
 		{Category: prepsheet.Lab, Ref: "Observation/a1c", Date: chart.D(2025, 1, 10), Title: "Hemoglobin A1c", Detail: "9.4 %"},
+		{Category: prepsheet.Lab, Ref: "Observation/bun", Date: chart.D(2025, 1, 10), Title: "Urea Nitrogen", Detail: "16.8887 mg/dL"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Entries = %+v\nwant %+v", got, want)

@@ -2,6 +2,7 @@ package prepsheet
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -88,8 +89,8 @@ func (e Entry) Effective() chart.Date {
 }
 
 // EntryFromItem makes an Entry of category c from a coded chart item,
-// using its display text as the title and its numeric result, if any, as
-// the detail. It returns false for items recorded as not done (cancelled,
+// using its display text as the title and its numeric result, if any,
+// rounded to 4 decimals, as the detail. It returns false for items recorded as not done (cancelled,
 // entered in error), which never belong on a sheet.
 func EntryFromItem(c Category, it chart.Item) (Entry, bool) {
 	if it.NotDone {
@@ -103,7 +104,9 @@ func EntryFromItem(c Category, it chart.Item) (Entry, bool) {
 		e.Title = codeLabel(it.Codes[0])
 	}
 	if it.HasQuantity {
-		e.Detail = strconv.FormatFloat(it.Quantity, 'f', -1, 64)
+		// At most 4 decimals: generated data (Synthea) writes 15, and
+		// results are never reported more precisely than that.
+		e.Detail = strconv.FormatFloat(math.Round(it.Quantity*1e4)/1e4, 'f', -1, 64)
 		if it.Unit != "" {
 			e.Detail += " " + it.Unit
 		}
