@@ -8,5 +8,8 @@ func FastKDF(o *Options) { o.kdf = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 // It is process-wide: only the kill test's child process uses it.
 func SetTestHookChange(fn func(i int)) { testHookChange = fn }
 
-// AllowedKDF reports the parameters new password wraps use.
+// KDF reports the parameters new password wraps use.
 func (s *Store) KDF() KDFParams { return s.opts.kdf }
+
+// DeviceKeyName is the key store entry of the profile.
+func (s *Store) DeviceKeyName() string { return s.deviceKeyName() }
