@@ -221,6 +221,9 @@ var conformance = []struct {
 			want := chart.Record{Patient: ann, Items: []chart.Item{a1c.Item, colonoscopy.Item},
 				Documents: []chart.Document{{Ref: "DocumentReference/doc-1", Title: letter.Title, Date: letter.Date, Text: letter.Text}}}
 			sameJSON(t, "record", got, want)
+			if _, err := s.Record(context.Background(), "pat-nobody"); !errors.Is(err, localstore.ErrNotFound) {
+				t.Errorf("Record(unknown): got %v, want ErrNotFound", err)
+			}
 		},
 	},
 	{

@@ -31,21 +31,29 @@ func openJSON(k *keys, sealed []byte, v any, table, column string, id, patient [
 func (s *Store) Patient(ctx context.Context, id string) (chart.Patient, error) {
 	var p chart.Patient
 	err := s.withKeys(func(k *keys) error {
-		blind := k.id(string(KindPatient), id)
-		var body []byte
-		err := s.r.QueryRowContext(ctx, `SELECT body FROM patients WHERE id = ?`, blind).Scan(&body)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return openJSON(k, body, &p, "patients", "body", blind, nil)
+		var err error
+		p, err = readPatient(ctx, s.r, k, id)
+		return err
 	})
 	if err != nil {
 		return chart.Patient{}, fmt.Errorf("reading a patient: %w", err)
 	}
 	return p, nil
+}
+
+func readPatient(ctx context.Context, q querier, k *keys, id string) (chart.Patient, error) {
+	var p chart.Patient
+	blind := k.id(string(KindPatient), id)
+	var body []byte
+	err := q.QueryRowContext(ctx, `SELECT body FROM patients WHERE id = ?`, blind).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, err
+	}
+	err = openJSON(k, body, &p, "patients", "body", blind, nil)
+	return p, err
 }
 
 // PatientByMRN returns the patient whose MRN is mrn, or ErrNotFound.
@@ -117,33 +125,49 @@ func (s *Store) Appointments(ctx context.Context, from, to time.Time) ([]Appoint
 	return out, nil
 }
 
+// querier is a pool or a read transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // patientRows decodes every row of table for patientID into T, sorted by
 // key.
 func patientRows[T any](ctx context.Context, s *Store, table, column, patientID string, key func(T) string) ([]T, error) {
 	var out []T
 	err := s.withKeys(func(k *keys) error {
-		patient := k.id(string(KindPatient), patientID)
-		// table and column are our constants, never input.
-		rows, err := s.r.QueryContext(ctx, `SELECT id, `+column+` FROM `+table+` WHERE patient = ?`, patient)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, body []byte
-			if err := rows.Scan(&id, &body); err != nil {
-				return err
-			}
-			var v T
-			if err := openJSON(k, body, &v, table, column, id, patient); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		var err error
+		out, err = readPatientRows(ctx, s.r, k, table, column, patientID, key)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", table, err)
+	}
+	return out, nil
+}
+
+func readPatientRows[T any](ctx context.Context, q querier, k *keys, table, column, patientID string, key func(T) string) ([]T, error) {
+	var out []T
+	patient := k.id(string(KindPatient), patientID)
+	// table and column are our constants, never input.
+	rows, err := q.QueryContext(ctx, `SELECT id, `+column+` FROM `+table+` WHERE patient = ?`, patient)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := openJSON(k, body, &v, table, column, id, patient); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 	return out, nil
@@ -213,26 +237,37 @@ func (s *Store) PrepSheet(ctx context.Context, appointmentID string) (PrepSheet,
 
 // Record returns everything cached about a patient as the screening engine
 // reads it: the patient, their chart items and their documents' redacted
-// text. It fails with ErrNotFound for an unknown patient.
+// text, all from one snapshot (a page applied meanwhile is seen whole or
+// not at all). It fails with ErrNotFound for an unknown patient.
 func (s *Store) Record(ctx context.Context, patientID string) (chart.Record, error) {
-	p, err := s.Patient(ctx, patientID)
+	var rec chart.Record
+	err := s.withKeys(func(k *keys) error {
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if rec.Patient, err = readPatient(ctx, tx, k, patientID); err != nil {
+			return err
+		}
+		items, err := readPatientRows(ctx, tx, k, "chart_items", "body", patientID, func(c ChartItem) string { return c.ID })
+		if err != nil {
+			return err
+		}
+		docs, err := readPatientRows(ctx, tx, k, "documents", "meta", patientID, func(d Document) string { return d.ID })
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			rec.Items = append(rec.Items, it.Item)
+		}
+		for _, d := range docs {
+			rec.Documents = append(rec.Documents, chart.Document{Ref: "DocumentReference/" + d.ID, Title: d.Title, Date: d.Date, Text: d.Text})
+		}
+		return nil
+	})
 	if err != nil {
-		return chart.Record{}, err
-	}
-	items, err := s.ChartItems(ctx, patientID)
-	if err != nil {
-		return chart.Record{}, err
-	}
-	docs, err := s.Documents(ctx, patientID)
-	if err != nil {
-		return chart.Record{}, err
-	}
-	rec := chart.Record{Patient: p}
-	for _, it := range items {
-		rec.Items = append(rec.Items, it.Item)
-	}
-	for _, d := range docs {
-		rec.Documents = append(rec.Documents, chart.Document{Ref: "DocumentReference/" + d.ID, Title: d.Title, Date: d.Date, Text: d.Text})
+		return chart.Record{}, fmt.Errorf("reading a patient's record: %w", err)
 	}
 	return rec, nil
 }
