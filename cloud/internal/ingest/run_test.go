@@ -398,4 +398,3 @@ func BenchmarkIngest500(b *testing.B) {
 		b.ReportMetric(float64(st.Searches), "searches/op")
 	}
 }
-
