@@ -28,8 +28,12 @@
 //   - ChangePassword(principal, current, new) → a new Session (every other
 //     session of the user is revoked).
 //   - RequestPasswordReset(email, client): the same answer whether or not the
-//     email exists; CompletePasswordReset(token, new password, second factor).
-//   - AcceptInvite(token, password, display name, client) → Session.
+//     email exists; CheckPasswordReset(token) → whether the second factor
+//     will be needed (read-only, for the page a link opens);
+//     CompletePasswordReset(token, new password, second factor).
+//   - CheckInvite(token) → the org's name and the role (read-only, for the
+//     page a link opens); AcceptInvite(token, password, display name,
+//     client) → Session.
 //
 // UserService (callers are signed-in admins of the org, or root admins):
 //   - ListUsers, CreateInvite, ListInvites, ResendInvite, CancelInvite,

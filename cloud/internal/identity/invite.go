@@ -246,6 +246,43 @@ func (s *Service) CancelInvite(ctx context.Context, actor Principal, org tenancy
 	return wrapUnlessSentinel("cancelling invite", err)
 }
 
+// InviteInfo is what the holder of an invitation link is shown before
+// accepting it: the organisation and the role. Nothing else (not even the
+// email the link was sent to) is revealed to whoever holds the link.
+type InviteInfo struct {
+	OrgName string
+	Role    Role
+}
+
+// CheckInvite reports whether an invitation link can still be accepted,
+// without changing anything. Every link that cannot (malformed, unknown,
+// expired, accepted, cancelled, or replaced by a resend) is
+// ErrInviteInvalid, deliberately not saying which.
+func (s *Service) CheckInvite(ctx context.Context, token string) (InviteInfo, error) {
+	hash, ok := tokenHash(token)
+	if !ok {
+		return InviteInfo{}, ErrInviteInvalid
+	}
+	now := s.clock()
+	var (
+		info InviteInfo
+		role string
+	)
+	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT o.name, i.role FROM invites i JOIN organizations o ON o.id = i.org_id
+			WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL AND i.expires_at > $2`, hash, now).
+			Scan(&info.OrgName, &role)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return InviteInfo{}, ErrInviteInvalid
+	}
+	if err != nil {
+		return InviteInfo{}, fmt.Errorf("checking invite: %w", err)
+	}
+	info.Role = Role(role)
+	return info, nil
+}
+
 // AcceptInviteRequest accepts an invitation: the new user's password and
 // name, and where the request comes from.
 type AcceptInviteRequest struct {

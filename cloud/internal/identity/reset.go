@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -76,6 +77,38 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, c Clie
 	return nil
 }
 
+// CheckPasswordReset reports whether a reset link can still be used,
+// without changing anything, and whether completing it will need the
+// second factor (the user has TOTP enrolled). Every link that cannot be
+// used (malformed, unknown, expired, used, superseded by a newer request,
+// or of a deactivated account) is ErrResetInvalid, not saying which.
+func (s *Service) CheckPasswordReset(ctx context.Context, token string) (needsSecondFactor bool, err error) {
+	hash, ok := tokenHash(token)
+	if !ok {
+		return false, ErrResetInvalid
+	}
+	u, err := s.resetUser(ctx, hash, s.clock())
+	if err != nil {
+		return false, fmt.Errorf("checking password reset: %w", err)
+	}
+	if u == nil || u.status != "active" {
+		return false, ErrResetInvalid
+	}
+	return u.enrolled(), nil
+}
+
+// resetUser loads the user of an open reset link; nil when there is none.
+func (s *Service) resetUser(ctx context.Context, hash []byte, now time.Time) (*userRow, error) {
+	var u *userRow
+	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
+		var err error
+		u, err = loadUser(ctx, tx, `WHERE u.id = (SELECT user_id FROM password_resets
+			WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)`, hash, now)
+		return err
+	})
+	return u, err
+}
+
 // CompletePasswordResetRequest completes a reset: the token from the
 // link, the new password, and the second factor when the user has one.
 type CompletePasswordResetRequest struct {
@@ -99,12 +132,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, req CompletePasswor
 		return ErrResetInvalid
 	}
 	now := s.clock()
-	var u *userRow
-	err = s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
-		u, err = loadUser(ctx, tx, `WHERE u.id = (SELECT user_id FROM password_resets
-			WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)`, hash, now)
-		return err
-	})
+	u, err := s.resetUser(ctx, hash, now)
 	if err != nil {
 		return fmt.Errorf("completing password reset: %w", err)
 	}

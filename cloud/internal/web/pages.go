@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -239,23 +238,6 @@ func (h *Handler) confirmEnrol(w http.ResponseWriter, r *http.Request) {
 
 // ---- invitations ----
 
-// inviteOpen reports whether an invitation token can still be accepted,
-// without using it: AcceptInvite checks the token before the password and
-// writes nothing when either is refused, and the password policy refuses
-// an empty password.
-func (h *Handler) inviteOpen(ctx context.Context, tok string, c identity.Client) (bool, error) {
-	_, err := h.ids.AcceptInvite(ctx, identity.AcceptInviteRequest{Token: tok, Client: c})
-	switch {
-	case errors.Is(err, identity.ErrInviteInvalid):
-		return false, nil
-	case errors.Is(err, identity.ErrWeakPassword):
-		return true, nil
-	case err == nil:
-		return false, errors.New("checking invitation: an empty password was accepted")
-	}
-	return false, err
-}
-
 func (h *Handler) inviteInvalid(w http.ResponseWriter, r *http.Request) {
 	h.clearCookie(w, InviteCookie)
 	h.render(w, r, http.StatusGone, "message", view{
@@ -266,17 +248,26 @@ func (h *Handler) inviteInvalid(w http.ResponseWriter, r *http.Request) {
 
 func inviteView() view { return view{Title: "Welcome to HealthPrep"} }
 
+// checkInvite checks an invitation link without using it; ok is false
+// (and the invalid-link page has been written) when it cannot be accepted.
+func (h *Handler) checkInvite(w http.ResponseWriter, r *http.Request, tok string) (identity.InviteInfo, bool) {
+	info, err := h.ids.CheckInvite(r.Context(), tok)
+	switch {
+	case errors.Is(err, identity.ErrInviteInvalid):
+		h.inviteInvalid(w, r)
+		return info, false
+	case err != nil:
+		h.internalError(w, r, "checking an invitation", err)
+		return info, false
+	}
+	return info, true
+}
+
 func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("token") {
 		tok := q.Get("token")
-		ok, err := h.inviteOpen(r.Context(), tok, h.client(r))
-		if err != nil {
-			h.internalError(w, r, "checking an invitation", err)
-			return
-		}
-		if !ok {
-			h.inviteInvalid(w, r)
+		if _, ok := h.checkInvite(w, r, tok); !ok {
 			return
 		}
 		h.setCookie(w, InviteCookie, tok, linkMaxAge, http.SameSiteLaxMode)
@@ -288,16 +279,13 @@ func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) {
 		h.inviteInvalid(w, r)
 		return
 	}
-	ok, err := h.inviteOpen(r.Context(), tok, h.client(r))
-	if err != nil {
-		h.internalError(w, r, "checking an invitation", err)
-		return
-	}
+	info, ok := h.checkInvite(w, r, tok)
 	if !ok {
-		h.inviteInvalid(w, r)
 		return
 	}
-	h.render(w, r, http.StatusOK, "invite", inviteView())
+	v := inviteView()
+	v.Org, v.Role = info.OrgName, roleName(info.Role)
+	h.render(w, r, http.StatusOK, "invite", v)
 }
 
 const mismatch = "The two passwords do not match. Please type the same password twice."
@@ -364,21 +352,6 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// resetOpen is inviteOpen for reset links: CompletePasswordReset checks the
-// token before the password, and writes nothing when either is refused.
-func (h *Handler) resetOpen(ctx context.Context, tok string, c identity.Client) (bool, error) {
-	err := h.ids.CompletePasswordReset(ctx, identity.CompletePasswordResetRequest{Token: tok, Client: c})
-	switch {
-	case errors.Is(err, identity.ErrResetInvalid):
-		return false, nil
-	case errors.Is(err, identity.ErrWeakPassword):
-		return true, nil
-	case err == nil:
-		return false, errors.New("checking reset link: an empty password was accepted")
-	}
-	return false, err
-}
-
 func (h *Handler) resetInvalid(w http.ResponseWriter, r *http.Request) {
 	h.clearCookie(w, ResetCookie)
 	h.render(w, r, http.StatusGone, "message", view{
@@ -390,17 +363,26 @@ func (h *Handler) resetInvalid(w http.ResponseWriter, r *http.Request) {
 
 func resetView() view { return view{Title: "Choose a new password"} }
 
+// checkReset checks a reset link without using it; ok is false (and the
+// invalid-link page has been written) when it cannot be used.
+func (h *Handler) checkReset(w http.ResponseWriter, r *http.Request, tok string) (needCode, ok bool) {
+	needCode, err := h.ids.CheckPasswordReset(r.Context(), tok)
+	switch {
+	case errors.Is(err, identity.ErrResetInvalid):
+		h.resetInvalid(w, r)
+		return false, false
+	case err != nil:
+		h.internalError(w, r, "checking a reset link", err)
+		return false, false
+	}
+	return needCode, true
+}
+
 func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("token") {
 		tok := q.Get("token")
-		ok, err := h.resetOpen(r.Context(), tok, h.client(r))
-		if err != nil {
-			h.internalError(w, r, "checking a reset link", err)
-			return
-		}
-		if !ok {
-			h.resetInvalid(w, r)
+		if _, ok := h.checkReset(w, r, tok); !ok {
 			return
 		}
 		h.setCookie(w, ResetCookie, tok, linkMaxAge, http.SameSiteLaxMode)
@@ -412,16 +394,13 @@ func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request) {
 		h.resetInvalid(w, r)
 		return
 	}
-	ok, err := h.resetOpen(r.Context(), tok, h.client(r))
-	if err != nil {
-		h.internalError(w, r, "checking a reset link", err)
-		return
-	}
+	needCode, ok := h.checkReset(w, r, tok)
 	if !ok {
-		h.resetInvalid(w, r)
 		return
 	}
-	h.render(w, r, http.StatusOK, "reset", resetView())
+	v := resetView()
+	v.NeedCode = needCode
+	h.render(w, r, http.StatusOK, "reset", v)
 }
 
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {

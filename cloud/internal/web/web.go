@@ -73,8 +73,10 @@ type Identity interface {
 	SignOut(ctx context.Context, p identity.Principal) error
 	BeginTOTPEnrolment(ctx context.Context, p identity.Principal) (identity.Enrolment, error)
 	ConfirmTOTP(ctx context.Context, p identity.Principal, code string) ([]string, error)
+	CheckInvite(ctx context.Context, token string) (identity.InviteInfo, error)
 	AcceptInvite(ctx context.Context, req identity.AcceptInviteRequest) (identity.Session, error)
 	RequestPasswordReset(ctx context.Context, email string, c identity.Client) error
+	CheckPasswordReset(ctx context.Context, token string) (needsSecondFactor bool, err error)
 	CompletePasswordReset(ctx context.Context, req identity.CompletePasswordResetRequest) error
 }
 
@@ -348,6 +350,7 @@ type view struct {
 	LinkTo string // …and its label
 
 	Email       string
+	Org         string // the inviting organisation's name
 	DisplayName string
 	NeedCode    bool
 	QR          template.URL

@@ -67,7 +67,8 @@ func TestInviteToSignIn(t *testing.T) {
 	if form.status != http.StatusOK {
 		t.Fatalf("invite form status = %d; want 200:\n%s", form.status, form.body)
 	}
-	mustContain(t, form, "Welcome to HealthPrep", `name="password"`, `name="confirm"`)
+	mustContain(t, form, "Welcome to HealthPrep", `name="password"`, `name="confirm"`,
+		"You have been invited to join <strong>Riverside Family Clinic</strong> as <strong>Administrator</strong>.")
 	if strings.Contains(form.body, "token") {
 		t.Errorf("invite form mentions the token:\n%s", form.body)
 	}
@@ -435,7 +436,9 @@ func TestPasswordReset(t *testing.T) {
 		t.Errorf("reset cookie = %q; want HttpOnly, Secure", c)
 	}
 	form := b.follow(first)
-	mustContain(t, form, "Choose a new password", `name="code"`)
+	// CheckPasswordReset says the account has TOTP: the code is asked for
+	// up front.
+	mustContain(t, form, "Choose a new password", `name="code"`, "(required: from your authenticator app")
 
 	passwordIs := func(pw string) bool {
 		_, err := f.ids.SignIn(context.Background(), identity.SignInRequest{Email: email, Password: pw,
@@ -704,5 +707,61 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: New = %v; want an error containing %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestResetLinkRefused shows every unusable reset link the same page,
+// sets no cookie and leaves the password as it was.
+func TestResetLinkRefused(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	const email = "rex.admin@riverside.example"
+	f.enrolledUser(t, email)
+	request := func(t *testing.T) string {
+		t.Helper()
+		if err := f.ids.RequestPasswordReset(ctx, email, identity.Client{IP: mustAddr("192.0.2.9"), Kind: identity.KindWeb}); err != nil {
+			t.Fatalf("RequestPasswordReset = %v", err)
+		}
+		return f.mail.lastLink(t, email)
+	}
+	cases := []struct {
+		name string
+		link func(t *testing.T) string
+	}{
+		{"expired", func(t *testing.T) string {
+			link := request(t)
+			f.clock.Advance(identity.ResetValidity)
+			return link
+		}},
+		{"superseded by a newer request", func(t *testing.T) string {
+			link := request(t)
+			request(t)
+			return link
+		}},
+		{"unknown", func(t *testing.T) string {
+			link := request(t)
+			i := strings.Index(link, "token=") + 6
+			return link[:i] + "A" + link[i+1:]
+		}},
+		{"malformed token", func(*testing.T) string { return f.base + "/password/reset?token=not-a-token" }},
+		{"no token and no cookie", func(*testing.T) string { return f.base + "/password/reset" }},
+	}
+	for _, c := range cases { // sequential: they share the clock and the account
+		t.Run(c.name, func(t *testing.T) {
+			link := c.link(t)
+			open := f.count(t, `SELECT count(*) FROM password_resets WHERE used_at IS NULL`)
+			p := f.browser(t).do(http.MethodGet, link, nil, nil)
+			if p.status != http.StatusGone {
+				t.Errorf("status = %d; want 410", p.status)
+			}
+			mustContain(t, p, "This link has expired or was already used", "Ask for a new link")
+			if c := p.setCookie(web.ResetCookie); c != "" && !strings.Contains(c, "Max-Age=0") {
+				t.Errorf("reset cookie set for a refused link: %q", c)
+			}
+			if got := f.count(t, `SELECT count(*) FROM password_resets WHERE used_at IS NULL`); got != open {
+				t.Errorf("open reset links = %d; want %d (checking must not use a link up)", got, open)
+			}
+		})
 	}
 }
