@@ -27,6 +27,10 @@ const provider = new Provider(cfg.issuer, {
   enabledJWA: { clientAuthSigningAlgValues: ['RS256', 'RS384', 'ES256', 'ES384'] },
   ttl: { AccessToken: cfg.accessTokenTTL, ClientCredentials: cfg.accessTokenTTL },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // oidc-provider refuses to fetch from special-use addresses (its SSRF
+  // guard, via a fetch dispatcher); here everything, including a client's
+  // jwks_uri, is on loopback, so fetch without that guard.
+  fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -52,6 +56,7 @@ const provider = new Provider(cfg.issuer, {
 
 // Log errors without request details: tests read the log tail on failure.
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+provider.on('grant.error', (ctx, err) => console.error('grant.error', err.error, err.error_description, err.error_detail || ''));
 
 // The interaction: sign the configured account in and grant everything the
 // client asked for, like a user clicking "Allow".
