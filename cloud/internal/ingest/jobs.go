@@ -94,8 +94,8 @@ type JobsConfig struct {
 	// Workers is how many jobs run at once on this replica (default 4).
 	Workers int
 	// Run tunes each ingest.
-	Run        RunOptions
-	Logger     *slog.Logger
+	Run    RunOptions
+	Logger *slog.Logger
 }
 
 // Jobs are the Epic background jobs.
