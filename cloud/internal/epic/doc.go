@@ -18,8 +18,9 @@
 //     /.well-known/jwks.json and /nonprod/.well-known/jwks.json: every
 //     configured key, so a new key is published before the old one retires.
 //   - Client is the FHIR R4 client: searches with _count following next
-//     links (page by page, resumable from a saved next link), _lastUpdated
-//     incremental, reads, Binary content, DocumentReference write-back,
+//     links (page by page, resumable from a saved next link; a last page
+//     with no next link while the Bundle's total promises more is
+//     ErrIncomplete, never a quiet loss), _lastUpdated incremental, reads, Binary content, DocumentReference write-back,
 //     retries with exponential backoff and jitter on 429/5xx honouring
 //     Retry-After within a bounded budget, a Limiter for the organisation's
 //     rate limit, and errors that say what failed without PHI: an

@@ -25,6 +25,12 @@ var (
 	ErrServer       = errors.New("the FHIR server kept failing")
 	ErrMalformed    = errors.New("the FHIR server sent a response that is not valid FHIR JSON")
 	ErrTooLarge     = errors.New("the FHIR response is larger than allowed")
+	// ErrIncomplete: the last page of a search had no next link although
+	// the Bundle's total promised more matches than were sent (a server
+	// that honours _count but does not page). The pages already delivered
+	// are good; the search as a whole is not complete, so a caller must not
+	// advance its _lastUpdated watermark.
+	ErrIncomplete = errors.New("the FHIR server cut the search short: fewer results than its total and no next link")
 )
 
 // Error is a failed FHIR call. Its message names the operation, the HTTP
@@ -194,7 +200,10 @@ type Page struct {
 }
 
 // SearchPages runs a search and calls fn with each page, following next
-// links until the last page, fn's error, or a failure.
+// links until the last page, fn's error, or a failure. When the last page
+// has no next link but the server's total says matches are missing, fn
+// still gets that page and SearchPages returns an *Error wrapping
+// ErrIncomplete: nothing is dropped silently.
 func (c *Client) SearchPages(ctx context.Context, resourceType string, params url.Values, fn func(Page) error) error {
 	if !validType(resourceType) {
 		return fmt.Errorf("epic: search: %q is not a resource type", resourceType)
@@ -203,16 +212,17 @@ func (c *Client) SearchPages(ctx context.Context, resourceType string, params ur
 	if len(params) > 0 {
 		u += "?" + params.Encode()
 	}
-	return c.pages(ctx, resourceType, u, fn)
+	return c.pages(ctx, resourceType, u, true, fn)
 }
 
-// ResumePages continues a search from a saved Page.Next link.
+// ResumePages continues a search from a saved Page.Next link. (It cannot
+// check the total against what was sent: earlier pages came before.)
 func (c *Client) ResumePages(ctx context.Context, next string, fn func(Page) error) error {
 	typ, err := c.checkLink(next)
 	if err != nil {
 		return err
 	}
-	return c.pages(ctx, typ, next, fn)
+	return c.pages(ctx, typ, next, false, fn)
 }
 
 // Search collects every resource a search returns, across pages.
@@ -236,8 +246,9 @@ func UpdatedSince(params url.Values, since time.Time) url.Values {
 	return out
 }
 
-func (c *Client) pages(ctx context.Context, typ, u string, fn func(Page) error) error {
+func (c *Client) pages(ctx context.Context, typ, u string, fromStart bool, fn func(Page) error) error {
 	op := "search " + typ
+	seen := 0
 	for page := 0; u != ""; page++ {
 		body, _, err := c.do(ctx, op, http.MethodGet, u, nil, "application/fhir+json", nil)
 		if err != nil {
@@ -255,8 +266,14 @@ func (c *Client) pages(ctx context.Context, typ, u string, fn func(Page) error) 
 				return &Error{Op: op, Kind: ErrMalformed, Detail: "the next link points back to the same page"}
 			}
 		}
+		seen += len(p.Resources)
 		if err := fn(p); err != nil {
 			return err
+		}
+		if p.Next == "" && fromStart && p.Total > seen {
+			// Some servers (Medplum's FHIR router) honour _count but send
+			// no next link: report the loss instead of ending quietly.
+			return &Error{Op: op, Kind: ErrIncomplete, Detail: fmt.Sprintf("the server counted %d matches but sent %d", p.Total, seen)}
 		}
 		u = p.Next
 	}
