@@ -20,9 +20,9 @@ type addressPatterns struct {
 func newAddressPatterns() addressPatterns {
 	word := `[A-Z0-9][A-Za-z0-9'’.\-]*`
 	unit := `(?:,?\s*(?i:apt|apartment|suite|ste|unit|fl|floor|bldg|building|rm|room|lot|spc|space|#)\.?\s*#?\s*[A-Za-z0-9\-]+)?`
-	city := `[A-Z][A-Za-z.'’\-]+(?:[ ][A-Z][A-Za-z.'’\-]+){0,2}`
+	city := `[A-Z][A-Za-z.'’\-]+(?:[ ](?:d'|de |del |la |los |las |du )?[A-Z][A-Za-z.'’\-]+){0,2}`
 	return addressPatterns{
-		street:       regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?(?:\s+(?i:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?)?(?:\s+` + word + `){1,4}?\s+` + streetSuffix + `\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?` + unit),
+		street:       regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?(?:\s+(?i:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?)?(?:[ \t]+` + word + `){1,4}[ \t]+` + streetSuffix + `\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?` + unit),
 		route:        regexp.MustCompile(`\b\d{1,6}\s+(?i:route|rte|highway|hwy|county\s+road|state\s+road|state\s+route|farm\s+road|rural\s+route|rr)\s+\d{1,4}[A-Za-z]?\b` + unit),
 		poBox:        regexp.MustCompile(`(?i)\b(?:p\.?\s?o\.?\s*box|post\s+office\s+box|box)\s+#?\d+\b`),
 		cityStateZIP: regexp.MustCompile(`(?:^|[\s,(])(` + city + `)\s*,?\s+(?:` + stateAbbrevs + `|` + stateNames + `)\.?,?\s+(\d{5}(?:-\d{4})?)\b`),
@@ -65,6 +65,9 @@ func (sc *scan) detectAddresses() {
 		sc.add(m[2], m[3], ZIP, prioAddress+1)
 	}
 	for _, m := range p.zip4.FindAllStringIndex(t, -1) {
+		if m[1] < len(t) && t[m[1]] == '-' || m[0] > 0 && t[m[0]-1] == '-' || sc.isCodeContext(m[0]) {
+			continue // 00071-0155-23 is a drug code
+		}
 		sc.add(m[0], m[1], ZIP, prioAddress)
 	}
 	for _, m := range p.county.FindAllStringIndex(t, -1) {

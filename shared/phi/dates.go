@@ -26,7 +26,8 @@ type datePatterns struct {
 	shortMD    *regexp.Regexp // 3/4 after a date word
 	context    *regexp.Regexp // words that make a bare number a date
 	monthAlone *regexp.Regexp // January … December as a word
-	age        *regexp.Regexp // 92-year-old, aged 95, 101 y/o
+	age        *regexp.Regexp // 92-year-old, 101 y/o
+	ageLabel   *regexp.Regexp // aged 95, Age: 92, now 91
 	service    *regexp.Regexp // labels of a date of service
 	monthWord  *regexp.Regexp // a month name inside a matched date
 	ocr        *strings.Replacer
@@ -45,13 +46,13 @@ func newDatePatterns() datePatterns {
 			`|(?i)\b\d{1,2}` + monthPat + `(?:(?:1[89]|20)\d{2}|\d{2})\b`),
 		monthYear:  regexp.MustCompile(`(?i)\b` + monthPat + `\.?,?\s{1,2}(?:(?:1[89]|20)\d{2}|'\d{2})\b|\b(?:0?[1-9]|1[0-2])/(?:1[89]|20)\d{2}\b`),
 		shortMD:    regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\b`),
-		context:    regexp.MustCompile(`(?i)(?:\b(?:on|since|dated?|from|until|through|thru|dos|dob|d\.o\.b|born|birth(?:day|date)?|seen|visit|admitted|discharged|collected|performed|drawn|expires?|exp)\b|\b(?:date|dos|dob)\s*(?:of\s+\w+\s*)?[:#]?)\s*[:#]?\s*$`),
+		context:    regexp.MustCompile(`(?i)(?:\b(?:on|since|dated?|from|until|through|thru|dos|dob|d\.o\.b|born|birth(?:day|date)?|seen|visit|admitted|discharged|collected|performed|drawn|expires?|exp|received|sent|reported|resulted|signed|printed|faxed|comparison|scheduled|appointment|appt|due|last|next)\b|\b(?:date|dos|dob)\s*(?:of\s+\w+\s*)?[:#]?)\s*[:#]?\s*$`),
 		monthAlone: regexp.MustCompile(`\b(?:January|February|March|April|June|July|August|September|October|November|December)\b`),
 		age: regexp.MustCompile(`(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:-\s*)?(?:years?|yrs?|y)\.?\s*(?:-\s*)?(?:old|o\.?)\b` +
 			`|(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:y/o|yo|y\.o\.?|yr\.?\s+old)(?:\b|\s|$)` +
-			`|(?i)\b(?:aged?|age:|age\s+is)\s*(?:9\d|1[01]\d|12[0-5])\b` +
 			`|(?i)\b(?:9\d|1[01]\d)(?:\s*|-)(?:year|yr)s?(?:\s*|-)(?:old\s+)?(?:male|female|man|woman|m|f)\b`),
-		service: regexp.MustCompile(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
+		ageLabel: regexp.MustCompile(`(?i)\b(?:aged?|age:|age\s+is|now|turned|turns|turning)\s*(9\d|1[01]\d|12[0-5])\b`),
+		service:  regexp.MustCompile(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
 	}
 }
 
@@ -275,7 +276,14 @@ func (sc *scan) detectDates() {
 		if m[0] > 0 && (isDigit(t[m[0]-1]) || t[m[0]-1] == '/' || t[m[0]-1] == '.') || m[1] < len(t) && (t[m[1]] == '/' || isDigit(t[m[1]])) {
 			continue
 		}
-		if p.context.MatchString(t[max(0, m[0]-30):m[0]]) {
+		ls, le := strings.LastIndexByte(t[:m[0]], '\n')+1, strings.IndexByte(t[m[1]:], '\n')
+		if le < 0 {
+			le = len(t)
+		} else {
+			le += m[1]
+		}
+		alone := strings.TrimSpace(t[ls:m[0]]) == "" && strings.TrimSpace(t[m[1]:le]) == ""
+		if alone || p.context.MatchString(t[max(0, m[0]-30):m[0]]) {
 			sc.add(m[0], m[1], Date, prioDate)
 		}
 	}
@@ -284,6 +292,12 @@ func (sc *scan) detectDates() {
 	}
 	for _, m := range p.age.FindAllStringIndex(t, -1) {
 		sc.add(m[0], m[1], Age, prioDate)
+	}
+	for _, m := range p.ageLabel.FindAllStringSubmatchIndex(t, -1) {
+		if unitAfter(t[m[3]:min(len(t), m[3]+6)]) || m[3] < len(t) && (t[m[3]] == '.' || t[m[3]] == '/' || t[m[3]] == '%') && m[3]+1 < len(t) && isDigit(t[m[3]+1]) {
+			continue
+		}
+		sc.add(m[2], m[3], Age, prioDate)
 	}
 }
 

@@ -214,6 +214,11 @@ func (sc *scan) detectKnown() {
 			}
 		}
 		match := ck.words[f]
+		if !match && strings.ContainsAny(w, "-'’") { // Vasquez-Whitfield, O'Brien
+			for _, part := range strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '\'' || r == '’' }) {
+				match = match || ck.words[foldString(part)]
+			}
+		}
 		if !match && utf8.RuneCountInString(f) >= 4 {
 			for _, k := range ck.fuzzy {
 				if editDistance1(f, k) {

@@ -59,13 +59,14 @@ const nameSuffixes = `jr sr ii iii iv`
 const particles = `de la del da das dos di du van von der den ter le bin bint al el st ibn mac`
 
 type nameModel struct {
-	first, common, stop, soft, eponym, title, suffix, particle, cityWord map[string]bool
-	last                                                                 map[string]int
+	first, common, stop, soft, eponym, title, suffix, particle, cityWord, greeting map[string]bool
+	last                                                                           map[string]int
 
 	word       *regexp.Regexp
 	strong     *regexp.Regexp // "Patient: ", "Name: " …
 	weak       *regexp.Regexp // "wife", "Dear", "by" …
 	credential *regexp.Regexp // "John Smith, MD"
+	signOff    *regexp.Regexp // "Sincerely,\n\nJohn"
 }
 
 func set(words string) map[string]bool {
@@ -97,9 +98,10 @@ func newNameModel() nameModel {
 		particle:   set(particles),
 		cityWord:   set(`new north south east west san santa saint st fort port lake mount el la los las des`),
 		word:       regexp.MustCompile(`\p{L}[\p{L}\p{M}]*(?:['’\-]\p{L}[\p{L}\p{M}]*)*`),
-		strong:     regexp.MustCompile(`(?i)\b(?:patient(?:'s)?(?:\s+(?:full\s+)?name)?|pt\.?(?:\s+name)?|(?:full|legal|preferred|last|first|middle|given|family|maiden|guarantor|subscriber|insured|member|contact|parent|guardian|spouse|caregiver|mother'?s?|father'?s?|emergency\s+contact|next\s+of\s+kin|nok|provider|physician|doctor|clinician)\s*name|name|provider|physician|attending(?:\s+physician)?|referring(?:\s+(?:physician|provider|doctor))?|ordering(?:\s+(?:physician|provider))?|pcp|primary\s+care(?:\s+(?:physician|provider))?|surgeon|assistant|anesthesiologist|radiologist|pathologist|interpreted\s+by|dictated\s+by|transcribed\s+by|(?:electronically\s+)?signed\s+by|reviewed\s+by|verified\s+by|performed\s+by|seen\s+by|authenticated\s+by|cc|to|from|attn|attention|guarantor|emergency\s+contact|contact|next\s+of\s+kin|nok|spouse|mother|father|guardian|caregiver|subscriber|insured|policy\s*holder|responsible\s+party|parent|resident|fellow|nurse|witness|interpreter|author|technologist|sonographer|pharmacist|therapist|counselor|case\s+manager|social\s+worker|re|patient\s+re)\s*:[ \t]*`),
-		weak:       regexp.MustCompile(`(?i)\b(?:dear|sincerely|regards|respectfully|thanks|thank\s+you|wife|husband|spouse|partner|son|daughter|mother|father|mom|dad|brother|sister|grandmother|grandfather|grandson|granddaughter|aunt|uncle|niece|nephew|cousin|friend|neighbor|neighbour|boyfriend|girlfriend|fiance|fiancee|caregiver|guardian|by|with|from|to|per|named|called|patient|pt|cc|and|or|seen\s+by|referred\s+by|accompanied\s+by|discussed\s+with|spoke\s+with|talked\s+with|message\s+(?:left\s+)?for|left\s+for|call(?:ed)?|contact(?:ed)?|informed|told|asked)[,:]?\s+`),
-		credential: regexp.MustCompile(`((?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.?)(?:[ \t]+(?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.|\p{Lu}(?:[ \t]))){0,3}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PA|PhD|Ph\.D\.|MBBS|DDS|DMD|FACP|FACS|APRN|FNP|FNP-C|FNP-BC|CNM|LCSW|DPM|PharmD|RD|DPT|MSN|BSN|CRNA|LPN|CNA|MPH|RPh)\b`),
+		strong:     regexp.MustCompile(`(?i)\b(?:patient(?:'s)?(?:\s+(?:full\s+)?name)?|pt\.?(?:\s+name)?|(?:full|legal|preferred|last|first|middle|given|family|maiden|guarantor|subscriber|insured|member|contact|parent|guardian|spouse|caregiver|mother'?s?|father'?s?|emergency\s+contact|next\s+of\s+kin|nok|provider|physician|doctor|clinician)\s*name|name|provider|physician|attending(?:\s+physician)?|referring(?:\s+(?:physician|provider|doctor))?|ordering(?:\s+(?:physician|provider))?|pcp|primary\s+care(?:\s+(?:physician|provider))?|surgeon|assistant|anesthesiologist|radiologist|pathologist|interpreted\s+by|dictated\s+by|transcribed\s+by|(?:electronically\s+)?signed\s+by|reviewed\s+by|verified\s+by|performed\s+by|seen\s+by|authenticated\s+by|cc|to|from|attn|attention|guarantor|emergency\s+contact|contact|next\s+of\s+kin|nok|spouse|mother|father|guardian|caregiver|subscriber|insured|policy\s*holder|responsible\s+party|parent|resident|fellow|nurse|witness|interpreter|author|technologist|sonographer|pharmacist|therapist|counselor|case\s+manager|social\s+worker|re|patient\s+re|first|last|middle|given|family|surname|maiden|preferred|alias|aka|my\s+name\s+is|this\s+is)\s*:[ \t]*`),
+		weak:       regexp.MustCompile(`(?i)\b(?:this\s+is|my\s+name\s+is|i\s+am|i'm|dear|sincerely|regards|respectfully|thanks|thank\s+you|wife|husband|spouse|partner|son|daughter|mother|father|mom|dad|brother|sister|grandmother|grandfather|grandson|granddaughter|aunt|uncle|niece|nephew|cousin|friend|neighbor|neighbour|boyfriend|girlfriend|fiance|fiancee|caregiver|guardian|by|with|from|to|per|named|called|patient|pt|cc|and|or|seen\s+by|referred\s+by|accompanied\s+by|discussed\s+with|spoke\s+with|talked\s+with|message\s+(?:left\s+)?for|left\s+for|call(?:ed)?|contact(?:ed)?|informed|told|asked)[,:]?\s+`),
+		signOff:    regexp.MustCompile(`(?i)\b(?:sincerely(?:\s+yours)?|yours\s+(?:truly|sincerely)|regards|best\s+regards|kind\s+regards|respectfully|thanks|thank\s+you|best|cheers|warmly|cordially|with\s+gratitude)[ \t]*[,.!]?[ \t]*\r?\n\s*`),
+		credential: regexp.MustCompile(`((?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.?)(?:[ \t]+(?:(?:de|del|la|las|los|van|von|der|den|da|di|du|le|bin|al)[ \t]+)*(?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.|\p{Lu}(?:[ \t]))){0,3}),?[ \t]+(?:(?:MD|DO|RN|NP|PA-C|PA|PhD|MBBS|DDS|DMD|FACP|FACS|APRN|FNP|FNP-C|FNP-BC|CNM|LCSW|DPM|PharmD|RD|DPT|MSN|BSN|CRNA|LPN|CNA|MPH|RPh)\b|M\.D\.|D\.O\.|Ph\.D\.)`),
 	}
 }
 
@@ -243,7 +245,7 @@ func (sc *scan) detectNames() {
 			k := toks[j]
 			if !joinable(g) {
 				// "SMITH, JOHN" and "Smith, John A." after a strong label
-				if strong && !comma && strings.TrimRight(g, " ") == "," && len(g) <= 3 && nameish(k) && !m.stop[k.key] {
+				if strong && !comma && strings.TrimRight(g, " ") == "," && len(g) <= 3 && (k.cap || k.allCaps) && !m.stop[k.key] {
 					comma = true
 				} else {
 					break
@@ -255,7 +257,7 @@ func (sc *scan) detectNames() {
 			switch {
 			case k.initial, m.suffix[k.key]:
 			case m.particle[k.key] && j+1 < len(toks) && toks[j+1].cap:
-			case nameish(k) && !m.stop[k.key] && (m.inDict(k.key) || strong && n < 3) && !eponym(j):
+			case nameish(k) && (!m.stop[k.key] || strong && m.inDict(k.key)) && (m.inDict(k.key) || strong && n < 3) && !eponym(j):
 			default:
 				return
 			}
@@ -286,10 +288,15 @@ func (sc *scan) detectNames() {
 			continue
 		}
 		k := toks[i]
+		lead := strings.ToLower(strings.Join(strings.Fields(strings.TrimRight(t[lm[0]:lm[1]], " ,:\n")), " "))
+		intro := lead == "this is" || lead == "my name is" || lead == "i am" || lead == "i'm"
+		if intro && (k.cap || k.allCaps || k.initial) && !m.stop[k.key] {
+			seq(i, true)
+			continue
+		}
 		if !k.cap || m.stop[k.key] || eponym(i) {
 			continue
 		}
-		lead := strings.ToLower(strings.TrimSpace(strings.TrimRight(t[lm[0]:lm[1]], " ,:")))
 		known := m.inDict(k.key) && !m.soft[k.key] && !(m.common[k.key] && k.sentInit)
 		midSentence := !k.sentInit && !m.common[k.key] && !m.soft[k.key]
 		if lead == "with" || lead == "and" || lead == "or" || lead == "to" || lead == "from" || lead == "by" || lead == "per" || lead == "patient" || lead == "pt" {
@@ -300,11 +307,17 @@ func (sc *scan) detectNames() {
 			seq(i, false)
 		}
 	}
+	// sign-offs: the name on the next line
+	for _, sm := range m.signOff.FindAllStringIndex(t, -1) {
+		if i := idx(sm[1]); i < len(toks) && toks[i].s == sm[1] && (toks[i].cap || toks[i].allCaps || toks[i].initial) && !m.title[toks[i].key] {
+			seq(i, true)
+		}
+	}
 	// credentials: "John A. Smith, MD"
 	for _, cm := range m.credential.FindAllStringSubmatchIndex(t, -1) {
 		i := idx(cm[2])
 		for ; i < len(toks) && toks[i].e <= cm[3]; i++ {
-			if m.stop[toks[i].key] || m.title[toks[i].key] || toks[i].colon {
+			if m.stop[toks[i].key] && !m.inDict(toks[i].key) || m.title[toks[i].key] || m.greeting[toks[i].key] || toks[i].colon {
 				continue
 			}
 			if !nameish(toks[i]) {
@@ -337,6 +350,13 @@ func (sc *scan) detectNames() {
 				}
 			}
 		}
+		// "N. Weber": an initial, a full stop, a surname
+		lowerBefore := i > 1 && !toks[i-2].cap && !toks[i-2].allCaps && !toks[i-1].sentInit
+		if i > 0 && toks[i-1].initial && k.cap && (m.last[k.key] > 0 || lowerBefore && !m.inDict(k.key) && !k.sentInit) && !m.common[k.key] && !m.soft[k.key] && gap(t, toks[i-1], k) == ". " &&
+			(toks[i-1].s == 0 || t[toks[i-1].s-1] == ' ' || t[toks[i-1].s-1] == '\n') && (i < 2 || !m.title[toks[i-2].key]) {
+			mark[i-1], mark[i] = true, true
+			continue
+		}
 		// "Smith, John"
 		if m.last[k.key] > 0 && i+1 < len(toks) {
 			l := toks[i+1]
@@ -354,7 +374,10 @@ func (sc *scan) detectNames() {
 		if !isFirst && (rank == 0 || rank > singleSurnameRank) {
 			continue
 		}
-		if m.common[k.key] && k.sentInit {
+		if i+1 < len(toks) && toks[i+1].colon && joinable(gap(t, k, toks[i+1])) {
+			continue // "First name:" is a label
+		}
+		if m.common[k.key] && (k.sentInit || sc.titleCasePhrase(toks, i)) {
 			continue
 		}
 		mark[i] = true
@@ -366,7 +389,14 @@ func (sc *scan) detectNames() {
 		}
 		for j := i + 1; j < len(toks) && !mark[j] && joinable(gap(t, toks[j-1], toks[j])); j++ {
 			k := toks[j]
-			if k.colon && !k.initial || !(k.initial || m.suffix[k.key] || (k.cap || k.allCaps) && m.inDict(k.key) && !m.stop[k.key] && !eponym(j)) {
+			if m.particle[k.key] && j+1 < len(toks) && (toks[j+1].cap || toks[j+1].allCaps) && joinable(gap(t, k, toks[j+1])) {
+				mark[j], mark[j+1] = true, true
+				j++
+				continue
+			}
+			unknown := k.cap && !m.inDict(k.key) && !m.stop[k.key] && !m.soft[k.key] && !k.sentInit && !k.colon &&
+				(j+1 >= len(toks) || !joinable(gap(t, k, toks[j+1])) || !toks[j+1].cap)
+			if k.colon && !k.initial || !(k.initial || m.suffix[k.key] || unknown || (k.cap || k.allCaps) && m.inDict(k.key) && !m.stop[k.key] && !eponym(j)) {
 				break
 			}
 			mark[j] = true
@@ -390,4 +420,20 @@ func (sc *scan) detectNames() {
 		sc.add(toks[i].s, toks[j].e, Name, prioName)
 		i = j
 	}
+}
+
+// titleCasePhrase reports whether token i stands in a run of capitalised
+// words that are not names ("Medical Record Number", "Blood Pressure"):
+// headings and labels, not people.
+func (sc *scan) titleCasePhrase(toks []nameTok, i int) bool {
+	m := &sc.d.names
+	t := sc.text
+	other := func(j int) bool {
+		k := toks[j]
+		return (k.cap || k.allCaps) && (m.stop[k.key] || !m.inDict(k.key))
+	}
+	if i > 0 && joinable(gap(t, toks[i-1], toks[i])) && other(i-1) {
+		return true
+	}
+	return i+1 < len(toks) && joinable(gap(t, toks[i], toks[i+1])) && other(i+1)
 }
