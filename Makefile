@@ -81,7 +81,7 @@ unit: ## run the Go tests of every module (no installs)
 	done
 
 test-keystore: ## run the desktop key store tests against a real Secret Service (gnome-keyring on a private bus)
-	@X=$$(mktemp -d); trap 'rm -rf $$X' EXIT; cd desktop && XDG_DATA_HOME=$$X dbus-run-session -- sh -c 'echo test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; go test -count=1 -v -run "TestOS|TestWithOSKeyStore" ./internal/keystore ./internal/localstore' | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
+	@X=$$(mktemp -d); trap 'rm -rf $$X' EXIT; cd desktop && HP_REQUIRE_SECRET_SERVICE=1 XDG_DATA_HOME=$$X dbus-run-session -- sh -c 'echo test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; go test -count=1 -v -run "TestOS|TestWithOSKeyStore" ./internal/keystore ./internal/localstore' | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
 
 run: deps ## start Postgres, the cloud core and a demo organisation on loopback (state in .run/)
 	@mkdir -p .run/bin
