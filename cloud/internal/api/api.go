@@ -259,6 +259,12 @@ type Services struct {
 	Users         Users
 	Auth          Auth
 	Audit         AuditLog
+	// Epic services (issue 5); nil leaves EpicService Unimplemented.
+	EpicConfigs EpicConfigs
+	Ingest      IngestStore
+	// Sync is the workstation sync feed (issue 6); nil answers
+	// Unimplemented.
+	Sync Sync
 }
 
 // Handler returns the HTTP handler serving every healthprep.v1 service
@@ -285,10 +291,14 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 	mux.Handle(healthprepv1connect.NewUserServiceHandler(&userServer{users: svc.Users, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewAuthServiceHandler(&authServer{auth: svc.Auth, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewAuditServiceHandler(&auditServer{log: svc.Audit, errs: em}, opts...))
+	mux.Handle(healthprepv1connect.NewEpicServiceHandler(&epicServer{configs: svc.EpicConfigs, store: svc.Ingest, errs: em}, opts...))
+	mux.Handle(healthprepv1connect.NewSyncServiceHandler(&syncServer{sync: svc.Sync, errs: em}, opts...))
 	return mux, []string{
 		healthprepv1connect.OrgServiceName,
 		healthprepv1connect.UserServiceName,
 		healthprepv1connect.AuthServiceName,
 		healthprepv1connect.AuditServiceName,
+		healthprepv1connect.EpicServiceName,
+		healthprepv1connect.SyncServiceName,
 	}
 }

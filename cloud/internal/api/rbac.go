@@ -66,6 +66,22 @@ var rules = map[string]rule{
 	c.AuditServiceQueryAuditProcedure:       {roles: admins},
 	c.AuditServiceExportAuditCsvProcedure:   {roles: admins},
 	c.AuditServiceVerifyAuditChainProcedure: {roles: admins},
+
+	// ---- Epic (issue 5; handlers in epic.go) ----
+	c.EpicServiceGetEpicConfigProcedure:       {roles: admins},
+	c.EpicServiceUpdateEpicConfigProcedure:    {roles: admins},
+	c.EpicServiceGetEpicRegistrationProcedure: {roles: admins},
+	c.EpicServiceStartEpicConnectProcedure:    {roles: admins},
+	c.EpicServiceGetEpicStatusProcedure:       {roles: admins},
+	c.EpicServiceListQuarantineProcedure:      {roles: admins},
+	c.EpicServiceFindPatientByMrnProcedure:    {roles: everyone},
+
+	// ---- workstation sync (issue 6; handlers in sync.go) ----
+	// Every signed-in role syncs its own organisation's feed; the
+	// handlers never take an org from the request.
+	c.SyncServicePullProcedure:  {roles: everyone},
+	c.SyncServicePushProcedure:  {roles: everyone},
+	c.SyncServiceWatchProcedure: {roles: everyone},
 }
 
 // Messages a person sees when refused. They say what to do, never why a

@@ -31,6 +31,8 @@ func allProcedures(t *testing.T) []procedure {
 	for _, fd := range []protoreflect.FileDescriptor{
 		v1.File_healthprep_v1_org_proto, v1.File_healthprep_v1_user_proto,
 		v1.File_healthprep_v1_auth_proto, v1.File_healthprep_v1_audit_proto,
+		v1.File_healthprep_v1_sync_proto,
+		v1.File_healthprep_v1_epic_proto,
 	} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
@@ -83,6 +85,20 @@ var want = map[string]string{
 	c.AuditServiceQueryAuditProcedure:       "root admin",
 	c.AuditServiceExportAuditCsvProcedure:   "root admin",
 	c.AuditServiceVerifyAuditChainProcedure: "root admin",
+
+	// ---- Epic (issue 5) ----
+	c.EpicServiceGetEpicConfigProcedure:       "root admin",
+	c.EpicServiceUpdateEpicConfigProcedure:    "root admin",
+	c.EpicServiceGetEpicRegistrationProcedure: "root admin",
+	c.EpicServiceStartEpicConnectProcedure:    "root admin",
+	c.EpicServiceGetEpicStatusProcedure:       "root admin",
+	c.EpicServiceListQuarantineProcedure:      "root admin",
+	c.EpicServiceFindPatientByMrnProcedure:    "root admin nurse ma",
+
+	// ---- workstation sync (issue 6) ----
+	c.SyncServicePullProcedure:  "root admin nurse ma",
+	c.SyncServicePushProcedure:  "root admin nurse ma",
+	c.SyncServiceWatchProcedure: "root admin nurse ma",
 }
 
 // call invokes any procedure with an empty request message (valid for
