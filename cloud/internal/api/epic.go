@@ -37,7 +37,7 @@ type epicServer struct {
 	errs    errorMapper
 }
 
-var errEpicOff = connect.NewError(connect.CodeUnimplemented, errors.New("Epic is not available on this server"))
+var errEpicOff = connect.NewError(connect.CodeUnimplemented, errors.New("the Epic connection is not available on this server"))
 
 func epicActor(ctx context.Context) epicconfig.Actor {
 	cl := CallerFrom(ctx)
