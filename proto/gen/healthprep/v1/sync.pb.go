@@ -485,8 +485,11 @@ type PullResponse struct {
 	LatestSeq int64 `protobuf:"varint,4,opt,name=latest_seq,json=latestSeq,proto3" json:"latest_seq,omitempty"`
 	// The sync protocol version the server answered with.
 	ProtocolVersion int32 `protobuf:"varint,5,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The request's cursor, echoed: a client drops a page that does not
+	// follow the cursor it asked with.
+	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
@@ -552,6 +555,13 @@ func (x *PullResponse) GetProtocolVersion() int32 {
 		return x.ProtocolVersion
 	}
 	return 0
+}
+
+func (x *PullResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
 }
 
 // PushEntry is one outbox entry.
@@ -926,7 +936,7 @@ const file_healthprep_v1_sync_proto_rawDesc = "" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12)\n" +
-	"\x10protocol_version\x18\x03 \x01(\x05R\x0fprotocolVersion\"\xc9\x01\n" +
+	"\x10protocol_version\x18\x03 \x01(\x05R\x0fprotocolVersion\"\xe1\x01\n" +
 	"\fPullResponse\x123\n" +
 	"\achanges\x18\x01 \x03(\v2\x19.healthprep.v1.SyncChangeR\achanges\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -934,7 +944,8 @@ const file_healthprep_v1_sync_proto_rawDesc = "" +
 	"\bhas_more\x18\x03 \x01(\bR\ahasMore\x12\x1d\n" +
 	"\n" +
 	"latest_seq\x18\x04 \x01(\x03R\tlatestSeq\x12)\n" +
-	"\x10protocol_version\x18\x05 \x01(\x05R\x0fprotocolVersion\"\x9e\x02\n" +
+	"\x10protocol_version\x18\x05 \x01(\x05R\x0fprotocolVersion\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\tR\x06cursor\"\x9e\x02\n" +
 	"\tPushEntry\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12/\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1b.healthprep.v1.SyncPushKindR\x04kind\x12\x18\n" +
