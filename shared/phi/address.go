@@ -24,10 +24,10 @@ func newAddressPatterns() addressPatterns {
 	return addressPatterns{
 		street:       regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?(?:\s+(?i:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?)?(?:[ \t]+` + word + `){1,4}[ \t]+` + streetSuffix + `\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?` + unit),
 		route:        regexp.MustCompile(`\b\d{1,6}\s+(?i:route|rte|highway|hwy|county\s+road|state\s+road|state\s+route|farm\s+road|rural\s+route|rr)\s+\d{1,4}[A-Za-z]?\b` + unit),
-		poBox:        regexp.MustCompile(`(?i)\b(?:p\.?\s?o\.?\s*box|post\s+office\s+box|box)\s+#?\d+\b`),
+		poBox:        ci(`(?i)\b(?:p\.?\s?o\.?\s*box|post\s+office\s+box|box)\s+#?\d+\b`),
 		cityStateZIP: regexp.MustCompile(`(?:^|[\s,(])(` + city + `)\s*,?\s+(?:` + stateAbbrevs + `|` + stateNames + `)\.?,?\s+(\d{5}(?:-\d{4})?)\b`),
 		cityState:    regexp.MustCompile(`(?:^|[\s(])(` + city + `),\s+(?:` + stateAbbrevs + `)\b`),
-		zipLabel:     regexp.MustCompile(`(?i:\b(?:zip|postal)(?:\s*code)?\s*[:#]?\s*)(\d{5}(?:-\d{4})?)\b`),
+		zipLabel:     ci(`(?i:\b(?:zip|postal)(?:\s*code)?\s*[:#]?\s*)(\d{5}(?:-\d{4})?)\b`),
 		zip4:         regexp.MustCompile(`\b\d{5}-\d{4}\b`),
 		county:       regexp.MustCompile(`\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:County|Parish|Borough|Township)\b`),
 		cityLabel:    regexp.MustCompile(`(?i:\b(?:city|town|municipality|place\s+of\s+birth|birthplace|county)\s*:\s*)(` + city + `)`),
@@ -40,7 +40,11 @@ func (sc *scan) detectAddresses() {
 	p := &sc.d.addr
 	t := sc.text
 	for _, re := range []*regexp.Regexp{p.street, p.route, p.poBox} {
-		for _, m := range re.FindAllStringIndex(t, -1) {
+		in := t
+		if re == p.poBox {
+			in = sc.lower
+		}
+		for _, m := range re.FindAllStringIndex(in, -1) {
 			if sc.isCodeContext(m[0]) {
 				continue
 			}
@@ -61,7 +65,7 @@ func (sc *scan) detectAddresses() {
 			sc.add(m[2], m[3], Address, prioAddress)
 		}
 	}
-	for _, m := range p.zipLabel.FindAllStringSubmatchIndex(t, -1) {
+	for _, m := range p.zipLabel.FindAllStringSubmatchIndex(sc.lower, -1) {
 		sc.add(m[2], m[3], ZIP, prioAddress+1)
 	}
 	for _, m := range p.zip4.FindAllStringIndex(t, -1) {

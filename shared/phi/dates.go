@@ -41,18 +41,18 @@ func newDatePatterns() datePatterns {
 		numeric:    regexp.MustCompile(`\b` + d + `{1,2}[/.\-]` + d + `{1,2}[/.\-](?:` + d + `{4}|` + d + `{2})\b`),
 		iso:        regexp.MustCompile(`\b(?:1[89]|20)\d{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b`),
 		compact:    regexp.MustCompile(`\b(?:1[89]|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b`),
-		monthFirst: regexp.MustCompile(`(?i)\b` + monthPat + `\.?\s{0,2},?\s{0,2}(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\b(?:\s{0,2},?\s{0,2}(?:(?:1[89]|20)\d{2}\b|'\d{2}\b))?`),
-		dayFirst: regexp.MustCompile(`(?i)\b\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?[\s\-/.]{0,2}` + monthPat + `\b\.?(?:[\s,\-/.]{0,3}(?:(?:1[89]|20)\d{2}|'?\d{2})\b)?` +
+		monthFirst: ci(`(?i)\b` + monthPat + `\.?\s{0,2},?\s{0,2}(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\b(?:\s{0,2},?\s{0,2}(?:(?:1[89]|20)\d{2}\b|'\d{2}\b))?`),
+		dayFirst: ci(`(?i)\b\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?[\s\-/.]{0,2}` + monthPat + `\b\.?(?:[\s,\-/.]{0,3}(?:(?:1[89]|20)\d{2}|'?\d{2})\b)?` +
 			`|(?i)\b\d{1,2}` + monthPat + `(?:(?:1[89]|20)\d{2}|\d{2})\b`),
-		monthYear:  regexp.MustCompile(`(?i)\b` + monthPat + `\.?,?\s{1,2}(?:(?:1[89]|20)\d{2}|'\d{2})\b|\b(?:0?[1-9]|1[0-2])/(?:1[89]|20)\d{2}\b`),
+		monthYear:  ci(`(?i)\b` + monthPat + `\.?,?\s{1,2}(?:(?:1[89]|20)\d{2}|'\d{2})\b|\b(?:0?[1-9]|1[0-2])/(?:1[89]|20)\d{2}\b`),
 		shortMD:    regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\b`),
-		context:    regexp.MustCompile(`(?i)(?:\b(?:on|since|dated?|from|until|through|thru|dos|dob|d\.o\.b|born|birth(?:day|date)?|seen|visit|admitted|discharged|collected|performed|drawn|expires?|exp|received|sent|reported|resulted|signed|printed|faxed|comparison|scheduled|appointment|appt|due|last|next)\b|\b(?:date|dos|dob)\s*(?:of\s+\w+\s*)?[:#]?)\s*[:#]?\s*$`),
+		context:    ci(`(?i)(?:\b(?:on|since|dated?|from|until|through|thru|dos|dob|d\.o\.b|born|birth(?:day|date)?|seen|visit|admitted|discharged|collected|performed|drawn|expires?|exp|received|sent|reported|resulted|signed|printed|faxed|comparison|scheduled|appointment|appt|due|last|next)\b|\b(?:date|dos|dob)\s*(?:of\s+\w+\s*)?[:#]?)\s*[:#]?\s*$`),
 		monthAlone: regexp.MustCompile(`\b(?:January|February|March|April|June|July|August|September|October|November|December)\b`),
-		age: regexp.MustCompile(`(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:-\s*)?(?:years?|yrs?|y)\.?\s*(?:-\s*)?(?:old|o\.?)\b` +
+		age: ci(`(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:-\s*)?(?:years?|yrs?|y)\.?\s*(?:-\s*)?(?:old|o\.?)\b` +
 			`|(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:y/o|yo|y\.o\.?|yr\.?\s+old)(?:\b|\s|$)` +
 			`|(?i)\b(?:9\d|1[01]\d)(?:\s*|-)(?:year|yr)s?(?:\s*|-)(?:old\s+)?(?:male|female|man|woman|m|f)\b`),
-		ageLabel: regexp.MustCompile(`(?i)\b(?:aged?|age:|age\s+is|now|turned|turns|turning)\s*(9\d|1[01]\d|12[0-5])\b`),
-		service:  regexp.MustCompile(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
+		ageLabel: ci(`(?i)\b(?:aged?|age:|age\s+is|now|turned|turns|turning)\s*(9\d|1[01]\d|12[0-5])\b`),
+		service:  ci(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
 	}
 }
 
@@ -261,7 +261,7 @@ func (sc *scan) detectDates() {
 		}
 	}
 	for _, re := range []*regexp.Regexp{p.monthFirst, p.dayFirst, p.monthYear} {
-		for _, m := range re.FindAllStringIndex(t, -1) {
+		for _, m := range re.FindAllStringIndex(sc.lower, -1) {
 			v := t[m[0]:m[1]]
 			if w := p.monthWord.FindString(strings.ToLower(v)); w != "" {
 				orig := v[strings.Index(strings.ToLower(v), w):][:len(w)]
@@ -283,17 +283,17 @@ func (sc *scan) detectDates() {
 			le += m[1]
 		}
 		alone := strings.TrimSpace(t[ls:m[0]]) == "" && strings.TrimSpace(t[m[1]:le]) == ""
-		if alone || p.context.MatchString(t[max(0, m[0]-30):m[0]]) {
+		if alone || p.context.MatchString(sc.lower[max(0, m[0]-30):m[0]]) {
 			sc.add(m[0], m[1], Date, prioDate)
 		}
 	}
 	for _, m := range p.monthAlone.FindAllStringIndex(t, -1) {
 		sc.add(m[0], m[1], Date, prioName-1)
 	}
-	for _, m := range p.age.FindAllStringIndex(t, -1) {
+	for _, m := range p.age.FindAllStringIndex(sc.lower, -1) {
 		sc.add(m[0], m[1], Age, prioDate)
 	}
-	for _, m := range p.ageLabel.FindAllStringSubmatchIndex(t, -1) {
+	for _, m := range p.ageLabel.FindAllStringSubmatchIndex(sc.lower, -1) {
 		if unitAfter(t[m[3]:min(len(t), m[3]+6)]) || m[3] < len(t) && (t[m[3]] == '.' || t[m[3]] == '/' || t[m[3]] == '%') && m[3]+1 < len(t) && isDigit(t[m[3]+1]) {
 			continue
 		}
@@ -309,7 +309,7 @@ func (sc *scan) serviceDate(s int, d chart.Date) {
 	if nl := strings.LastIndexByte(t[from:s], '\n'); nl >= 0 {
 		from += nl + 1
 	}
-	before := t[from:s]
+	before := sc.lower[from:s]
 	ms := sc.d.dates.service.FindAllStringIndex(before, -1)
 	if len(ms) == 0 {
 		return

@@ -55,6 +55,7 @@ type cand struct {
 type scan struct {
 	d     *Detector
 	text  string
+	lower string // text with ASCII letters lowercased: same byte offsets
 	known *compiledKnown
 	cands []cand
 	// service dates found, and the byte offset of each
@@ -87,7 +88,7 @@ func (d *Detector) Detect(text string, known *Known) []Span {
 }
 
 func (d *Detector) run(text string, known *Known) *scan {
-	sc := &scan{d: d, text: text}
+	sc := &scan{d: d, text: text, lower: asciiLower(text)}
 	if known != nil {
 		sc.known = d.compileKnown(known)
 	}
@@ -214,9 +215,10 @@ type labelPattern struct {
 	prio int
 }
 
-// idValue is a value after a label: chunks of letters and digits, at least
-// one digit in all, joined by dashes, slashes, dots or single spaces.
-const idValue = `((?:[A-Z]{1,5}[ -]){0,2}[A-Za-z0-9]*[0-9][A-Za-z0-9]*(?:(?:[-/.]|\s-\s)[A-Za-z0-9]+)*(?: [A-Za-z0-9]*[0-9][A-Za-z0-9]*)*)`
+// idValueLower is a value after a label, in asciiLower text: chunks of
+// letters and digits, at least one digit in all, joined by dashes, slashes,
+// dots or single spaces, after at most two short letter chunks.
+const idValueLower = `((?:[a-z]{1,5}[ -]){0,2}[a-z0-9]*[0-9][a-z0-9]*(?:(?:[-/.]|\s-\s)[a-z0-9]+)*(?: [a-z0-9]*[0-9][a-z0-9]*)*)`
 
 // labelSep is what may stand between a label and its value.
 const labelSep = `\s*(?:(?:number|num|no\.?|#|id)\s*)?[:#=.]?\s*(?:-\s*)?(?:(?:is|was|of)\s+)?`
@@ -227,23 +229,23 @@ func newIDPatterns() idPatterns {
 		if t == ID {
 			prio = prioLabel - 5 // a generic "ID:" yields to a specific label
 		}
-		return labelPattern{regexp.MustCompile(`(?i:\b(?:` + labels + `)` + labelSep + `)\b` + idValue), t, prio}
+		return labelPattern{ci(`\b(?:` + labels + `)` + labelSep + `\b` + idValueLower), t, prio}
 	}
 	const n = `\s*(?:#|no\.?|num(?:ber)?|id|identifier)`
 	return idPatterns{
-		email:      regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9._%+'-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b`),
-		url:        regexp.MustCompile(`(?i)\b(?:(?:https?|ftp|sftp)://|www\.)[^\s<>"'\x60]+`),
-		domain:     regexp.MustCompile(`(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.(?:com|org|net|edu|gov|io|us|info|health|care|clinic|me|co|biz|mil)\b(?:/[^\s<>"']*)?`),
+		email:      ci(`(?i)\b[a-z0-9][a-z0-9._%+'-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b`),
+		url:        ci(`(?i)\b(?:(?:https?|ftp|sftp)://|www\.)[^\s<>"'\x60]+`),
+		domain:     ci(`(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.(?:com|org|net|edu|gov|io|us|info|health|care|clinic|me|co|biz|mil)\b(?:/[^\s<>"']*)?`),
 		ipv4:       regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b(?:/\d{1,2}\b)?`),
-		ipv6:       regexp.MustCompile(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?`),
-		mac:        regexp.MustCompile(`(?i)\b[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}\b`),
+		ipv6:       ci(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?`),
+		mac:        ci(`(?i)\b[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}\b`),
 		ssn:        regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{3}\.\d{2}\.\d{4}\b`),
-		ssnCtx:     regexp.MustCompile(`(?i:\b(?:ssn|ss#|s\.s\.n\.?|soc(?:ial)?\.?\s*sec(?:urity)?\.?(?:\s*(?:number|no\.?|#|num))?))\s*[:#]?\s*(?:is\s+)?(\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4}\b)`),
-		ssnMasked:  regexp.MustCompile(`(?i)(?:\b|[*x#])[*x#]{3}[- ]?[*x#]{2}[- ]?\d{4}\b`),
+		ssnCtx:     ci(`(?i:\b(?:ssn|ss#|s\.s\.n\.?|soc(?:ial)?\.?\s*sec(?:urity)?\.?(?:\s*(?:number|no\.?|#|num))?))\s*[:#]?\s*(?:is\s+)?(\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4}\b)`),
+		ssnMasked:  ci(`(?i)(?:\b|[*x#])[*x#]{3}[- ]?[*x#]{2}[- ]?\d{4}\b`),
 		phone:      regexp.MustCompile(`(?:\+?1[\s.-]?)?(?:\(\s*[2-9]\d{2}\s*\)|\b[2-9]\d{2})[\s./-]?\d{3}[\s.-]?\d{4}\b(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?`),
 		phoneIntl:  regexp.MustCompile(`\+[2-9]\d{0,2}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){1,4}\d{2,4}\b`),
 		phoneLocal: regexp.MustCompile(`\b\d{3}[-.]\d{4}\b`),
-		phoneLabel: regexp.MustCompile(`(?i)\b(?:fax|facsimile|f|phone|ph|tel|telephone|cell|mobile|home|work|office|pager|call|contact|daytime|evening|c|h|w|m|p|t)\b\.?\s*(?:#|no\.?|number)?\s*[:.]?\s*$`),
+		phoneLabel: ci(`(?i)\b(?:fax|facsimile|f|phone|ph|tel|telephone|cell|mobile|home|work|office|pager|call|contact|daytime|evening|c|h|w|m|p|t)\b\.?\s*(?:#|no\.?|number)?\s*[:.]?\s*$`),
 		labelled: []labelPattern{
 			lbl(`vin|vehicle\s+identification\s+(?:number|no\.?|#)|vehicle`+n+`|(?:licen[cs]e|registration)\s+plate|plate|tag\s*(?:#|no\.?|number)`, Vehicle),
 			lbl(`mrn|mr\s*#|mr\s*(?:no|num)\.?|mr\s+number|medical\s+record(?:\s*(?:number|no\.?|num|#))?|med\.?\s+rec(?:ord)?\.?|chart`+n+`|patient`+n+`|pt\.?`+n+`|hospital`+n+`|unit`+n+`|e?mpi|enterprise\s+id|record\s*(?:#|no\.?|number)`, MRN),
@@ -262,7 +264,7 @@ func newIDPatterns() idPatterns {
 		udi:     regexp.MustCompile(`\(01\)\s?\d{14}(?:\s?\(\d{2,4}\)\s?[A-Za-z0-9]+)*`),
 		longNum: regexp.MustCompile(`\b[A-Z]{0,4}[-#]?\d[\d-]{5,}\d[A-Z]{0,2}\b`),
 		alnumID: regexp.MustCompile(`\b(?:[A-Z]{1,4}\d{5,}[A-Z0-9]*|\d{5,}[A-Z]{1,4}\d*|[A-Z0-9]{2,6}-[A-Z0-9]{2,8}-[A-Z0-9]{2,8}(?:-[A-Z0-9]{1,8})*)\b`),
-		codeCtx: regexp.MustCompile(`(?i)\b(?:ndc|loinc|cpt|icd(?:-?10|-?9)?(?:-cm)?|hcpcs|snomed|rxnorm|cvx|lot|code|codes|dx)\b[\s:#]*(?:\S+\s+){0,2}$`),
+		codeCtx: ci(`(?i)\b(?:ndc|loinc|cpt|icd(?:-?10|-?9)?(?:-cm)?|hcpcs|snomed|rxnorm|cvx|lot|code|codes|dx)\b[\s:#]*(?:\S+\s+){0,2}$`),
 	}
 }
 
@@ -270,17 +272,18 @@ func newIDPatterns() idPatterns {
 func (sc *scan) detectExact() {
 	p := &sc.d.ids
 	t := sc.text
-	for _, m := range p.email.FindAllStringIndex(t, -1) {
+	l := sc.lower
+	for _, m := range p.email.FindAllStringIndex(l, -1) {
 		sc.add(m[0], m[1], Email, prioExact)
 	}
-	for _, m := range p.url.FindAllStringIndex(t, -1) {
+	for _, m := range p.url.FindAllStringIndex(l, -1) {
 		e := m[1]
 		for e > m[0] && strings.IndexByte(".,;:!?)]}'\"", t[e-1]) >= 0 {
 			e--
 		}
 		sc.add(m[0], e, URL, prioExact)
 	}
-	for _, m := range p.domain.FindAllStringIndex(t, -1) {
+	for _, m := range p.domain.FindAllStringIndex(l, -1) {
 		if m[0] > 0 && t[m[0]-1] == '@' {
 			continue
 		}
@@ -298,7 +301,7 @@ func (sc *scan) detectExact() {
 		}
 		sc.add(m[0], m[1], IP, prioExact)
 	}
-	for _, m := range p.ipv6.FindAllStringIndex(t, -1) {
+	for _, m := range p.ipv6.FindAllStringIndex(l, -1) {
 		s := t[m[0]:m[1]]
 		if strings.Count(s, ":") < 2 || len(s) < 3 {
 			continue
@@ -311,7 +314,7 @@ func (sc *scan) detectExact() {
 		}
 		sc.add(m[0], m[1], IP, prioExact)
 	}
-	for _, m := range p.mac.FindAllStringIndex(t, -1) {
+	for _, m := range p.mac.FindAllStringIndex(l, -1) {
 		sc.add(m[0], m[1], Device, prioExact)
 	}
 	for _, m := range p.ssn.FindAllStringIndex(t, -1) {
@@ -321,10 +324,10 @@ func (sc *scan) detectExact() {
 			sc.add(m[0], m[1], ID, prioPattern)
 		}
 	}
-	for _, m := range p.ssnCtx.FindAllStringSubmatchIndex(t, -1) {
+	for _, m := range p.ssnCtx.FindAllStringSubmatchIndex(l, -1) {
 		sc.add(m[2], m[3], SSN, prioExact)
 	}
-	for _, m := range p.ssnMasked.FindAllStringIndex(t, -1) {
+	for _, m := range p.ssnMasked.FindAllStringIndex(l, -1) {
 		s := m[0]
 		for s < m[1] && !(t[s] >= '0' && t[s] <= '9') {
 			s++
@@ -337,8 +340,13 @@ func (sc *scan) detectExact() {
 func (sc *scan) detectLabelled() {
 	t := sc.text
 	for _, lp := range sc.d.ids.labelled {
-		for _, m := range lp.re.FindAllStringSubmatchIndex(t, -1) {
+		for _, m := range lp.re.FindAllStringSubmatchIndex(sc.lower, -1) {
 			s, e := m[2], m[3]
+			// a leading chunk of letters belongs to the value only in capitals
+			// ("XHP 4471 2290", not "for 4471")
+			if sp := strings.IndexAny(t[s:e], " -"); sp > 0 && sp <= 5 && !strings.ContainsAny(t[s:s+sp], "0123456789") && strings.ToUpper(t[s:s+sp]) != t[s:s+sp] {
+				s += sp + 1
+			}
 			v := t[s:e]
 			// a trailing word after a space ("12345 today") is not part of it
 			for strings.HasSuffix(v, ".") || strings.HasSuffix(v, "-") {
@@ -380,7 +388,7 @@ func unitAfter(s string) bool {
 // clinical code system (NDC, LOINC, CPT, ICD …), whose codes are not PHI.
 func (sc *scan) isCodeContext(i int) bool {
 	from := max(0, i-40)
-	return sc.d.ids.codeCtx.MatchString(sc.text[from:i])
+	return sc.d.ids.codeCtx.MatchString(sc.lower[from:i])
 }
 
 // detectPatterns finds phone and fax numbers and checksummed numbers.
@@ -389,7 +397,7 @@ func (sc *scan) detectPatterns() {
 	t := sc.text
 	phoneType := func(s int) Type {
 		from := max(0, s-30)
-		before := strings.ToLower(t[from:s])
+		before := sc.lower[from:s]
 		fi := strings.LastIndex(before, "fax")
 		if fi < 0 {
 			fi = strings.LastIndex(before, "f:")
@@ -424,7 +432,7 @@ func (sc *scan) detectPatterns() {
 		if m[0] > 0 && (isDigit(t[m[0]-1]) || t[m[0]-1] == '-') {
 			continue
 		}
-		if p.phoneLabel.MatchString(t[max(0, m[0]-25):m[0]]) {
+		if p.phoneLabel.MatchString(sc.lower[max(0, m[0]-25):m[0]]) {
 			sc.add(m[0], m[1], phoneType(m[0]), prioPattern)
 		}
 	}
@@ -486,4 +494,23 @@ func (sc *scan) detectLongNumbers() {
 			sc.add(m[0], m[1], ID, prioWeak)
 		}
 	}
+}
+
+// asciiLower lowercases ASCII letters only, so that byte offsets in the
+// result are those of s. Case-insensitive patterns run on it without the
+// (?i) flag, which is several times slower in Go's regexp.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// ci compiles a case-insensitive pattern written in lowercase to run on
+// asciiLower text: the (?i) flags are dropped.
+func ci(src string) *regexp.Regexp {
+	return regexp.MustCompile(strings.NewReplacer("(?i)", "", "(?i:", "(?:").Replace(src))
 }

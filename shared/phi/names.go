@@ -63,7 +63,7 @@ type nameModel struct {
 	last                                                                           map[string]int
 
 	word       *regexp.Regexp
-	strong     *regexp.Regexp // "Patient: ", "Name: " …
+	strong     *regexp.Regexp // "Patient:", "Name:" … at the end of the text given
 	weak       *regexp.Regexp // "wife", "Dear", "by" …
 	credential *regexp.Regexp // "John Smith, MD"
 	signOff    *regexp.Regexp // "Sincerely,\n\nJohn"
@@ -98,9 +98,9 @@ func newNameModel() nameModel {
 		particle:   set(particles),
 		cityWord:   set(`new north south east west san santa saint st fort port lake mount el la los las des`),
 		word:       regexp.MustCompile(`\p{L}[\p{L}\p{M}]*(?:['’\-]\p{L}[\p{L}\p{M}]*)*`),
-		strong:     regexp.MustCompile(`(?i)\b(?:patient(?:'s)?(?:\s+(?:full\s+)?name)?|pt\.?(?:\s+name)?|(?:full|legal|preferred|last|first|middle|given|family|maiden|guarantor|subscriber|insured|member|contact|parent|guardian|spouse|caregiver|mother'?s?|father'?s?|emergency\s+contact|next\s+of\s+kin|nok|provider|physician|doctor|clinician)\s*name|name|provider|physician|attending(?:\s+physician)?|referring(?:\s+(?:physician|provider|doctor))?|ordering(?:\s+(?:physician|provider))?|pcp|primary\s+care(?:\s+(?:physician|provider))?|surgeon|assistant|anesthesiologist|radiologist|pathologist|interpreted\s+by|dictated\s+by|transcribed\s+by|(?:electronically\s+)?signed\s+by|reviewed\s+by|verified\s+by|performed\s+by|seen\s+by|authenticated\s+by|cc|to|from|attn|attention|guarantor|emergency\s+contact|contact|next\s+of\s+kin|nok|spouse|mother|father|guardian|caregiver|subscriber|insured|policy\s*holder|responsible\s+party|parent|resident|fellow|nurse|witness|interpreter|author|technologist|sonographer|pharmacist|therapist|counselor|case\s+manager|social\s+worker|re|patient\s+re|first|last|middle|given|family|surname|maiden|preferred|alias|aka|my\s+name\s+is|this\s+is)\s*:[ \t]*`),
-		weak:       regexp.MustCompile(`(?i)\b(?:this\s+is|my\s+name\s+is|i\s+am|i'm|dear|sincerely|regards|respectfully|thanks|thank\s+you|wife|husband|spouse|partner|son|daughter|mother|father|mom|dad|brother|sister|grandmother|grandfather|grandson|granddaughter|aunt|uncle|niece|nephew|cousin|friend|neighbor|neighbour|boyfriend|girlfriend|fiance|fiancee|caregiver|guardian|by|with|from|to|per|named|called|patient|pt|cc|and|or|seen\s+by|referred\s+by|accompanied\s+by|discussed\s+with|spoke\s+with|talked\s+with|message\s+(?:left\s+)?for|left\s+for|call(?:ed)?|contact(?:ed)?|informed|told|asked)[,:]?\s+`),
-		signOff:    regexp.MustCompile(`(?i)\b(?:sincerely(?:\s+yours)?|yours\s+(?:truly|sincerely)|regards|best\s+regards|kind\s+regards|respectfully|thanks|thank\s+you|best|cheers|warmly|cordially|with\s+gratitude)[ \t]*[,.!]?[ \t]*\r?\n\s*`),
+		strong:     ci(`(?i)\b(?:patient(?:'s)?(?:\s+(?:full\s+)?name)?|pt\.?(?:\s+name)?|(?:full|legal|preferred|last|first|middle|given|family|maiden|guarantor|subscriber|insured|member|contact|parent|guardian|spouse|caregiver|mother'?s?|father'?s?|emergency\s+contact|next\s+of\s+kin|nok|provider|physician|doctor|clinician)\s*name|name|provider|physician|attending(?:\s+physician)?|referring(?:\s+(?:physician|provider|doctor))?|ordering(?:\s+(?:physician|provider))?|pcp|primary\s+care(?:\s+(?:physician|provider))?|surgeon|assistant|anesthesiologist|radiologist|pathologist|interpreted\s+by|dictated\s+by|transcribed\s+by|(?:electronically\s+)?signed\s+by|reviewed\s+by|verified\s+by|performed\s+by|seen\s+by|authenticated\s+by|cc|to|from|attn|attention|guarantor|emergency\s+contact|contact|next\s+of\s+kin|nok|spouse|mother|father|guardian|caregiver|subscriber|insured|policy\s*holder|responsible\s+party|parent|resident|fellow|nurse|witness|interpreter|author|technologist|sonographer|pharmacist|therapist|counselor|case\s+manager|social\s+worker|re|patient\s+re|first|last|middle|given|family|surname|maiden|preferred|alias|aka|my\s+name\s+is|this\s+is)\s*:$`),
+		weak:       ci(`(?i)\b(?:this\s+is|my\s+name\s+is|i\s+am|i'm|dear|sincerely|regards|respectfully|thanks|thank\s+you|wife|husband|spouse|partner|son|daughter|mother|father|mom|dad|brother|sister|grandmother|grandfather|grandson|granddaughter|aunt|uncle|niece|nephew|cousin|friend|neighbor|neighbour|boyfriend|girlfriend|fiance|fiancee|caregiver|guardian|by|with|from|to|per|named|called|patient|pt|cc|and|or|seen\s+by|referred\s+by|accompanied\s+by|discussed\s+with|spoke\s+with|talked\s+with|message\s+(?:left\s+)?for|left\s+for|call(?:ed)?|contact(?:ed)?|informed|told|asked)[,:]?\s+`),
+		signOff:    ci(`(?i)\b(?:sincerely(?:\s+yours)?|yours\s+(?:truly|sincerely)|regards|best\s+regards|kind\s+regards|respectfully|thanks|thank\s+you|best|cheers|warmly|cordially|with\s+gratitude)[ \t]*[,.!]?[ \t]*\r?\n\s*`),
 		credential: regexp.MustCompile(`((?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.?)(?:[ \t]+(?:(?:de|del|la|las|los|van|von|der|den|da|di|du|le|bin|al)[ \t]+)*(?:\p{Lu}[\p{L}'’\-]+|\p{Lu}\.|\p{Lu}(?:[ \t]))){0,3}),?[ \t]+(?:(?:MD|DO|RN|NP|PA-C|PA|PhD|MBBS|DDS|DMD|FACP|FACS|APRN|FNP|FNP-C|FNP-BC|CNM|LCSW|DPM|PharmD|RD|DPT|MSN|BSN|CRNA|LPN|CNA|MPH|RPh)\b|M\.D\.|D\.O\.|Ph\.D\.)`),
 	}
 }
@@ -275,14 +275,26 @@ func (sc *scan) detectNames() {
 		}
 	}
 	// strong labels
-	for _, lm := range m.strong.FindAllStringIndex(t, -1) {
-		i := idx(lm[1])
-		if i < len(toks) && !strings.ContainsAny(t[lm[1]:toks[i].s], "\n\r") && toks[i].s-lm[1] < 4 {
-			seq(i, true)
+	// strong labels end in a colon: look only before each colon
+	for c := strings.IndexByte(t, ':'); c >= 0; {
+		from := max(0, c-48)
+		if lm := m.strong.FindStringIndex(sc.lower[from : c+1]); lm != nil && from+lm[1] == c+1 {
+			end := c + 1
+			for end < len(t) && (t[end] == ' ' || t[end] == '\t') {
+				end++
+			}
+			if i := idx(end); i < len(toks) && !strings.ContainsAny(t[end:toks[i].s], "\n\r") && toks[i].s-end < 4 {
+				seq(i, true)
+			}
 		}
+		n := strings.IndexByte(t[c+1:], ':')
+		if n < 0 {
+			break
+		}
+		c += 1 + n
 	}
 	// weak labels: the dictionaries, or a capital in mid-sentence
-	for _, lm := range m.weak.FindAllStringIndex(t, -1) {
+	for _, lm := range m.weak.FindAllStringIndex(sc.lower, -1) {
 		i := idx(lm[1])
 		if i >= len(toks) || toks[i].s != lm[1] {
 			continue
@@ -308,7 +320,7 @@ func (sc *scan) detectNames() {
 		}
 	}
 	// sign-offs: the name on the next line
-	for _, sm := range m.signOff.FindAllStringIndex(t, -1) {
+	for _, sm := range m.signOff.FindAllStringIndex(sc.lower, -1) {
 		if i := idx(sm[1]); i < len(toks) && toks[i].s == sm[1] && (toks[i].cap || toks[i].allCaps || toks[i].initial) && !m.title[toks[i].key] {
 			seq(i, true)
 		}
