@@ -18,8 +18,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,11 +41,15 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for migrate
 
 	"healthprep.dev/cloud/internal/api"
 	"healthprep.dev/cloud/internal/config"
+	"healthprep.dev/cloud/internal/envelope"
+	"healthprep.dev/cloud/internal/epicconfig"
 	"healthprep.dev/cloud/internal/identity"
+	"healthprep.dev/cloud/internal/ingest"
 	"healthprep.dev/cloud/internal/keyring"
 	"healthprep.dev/cloud/internal/mail"
 	"healthprep.dev/cloud/internal/org"
@@ -129,9 +136,39 @@ type components struct {
 	db       *tenancy.DB
 	identity *identity.Service
 	handler  http.Handler
+	jobs     *ingest.Jobs // Epic jobs, run by the worker role
 }
 
-func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*components, error) {
+// newKMS builds the key-encryption provider for envelope encryption:
+// HP_KMS_PROVIDER=aws uses AWS KMS (HP_KMS_KEY_ID, optional
+// HP_KMS_AWS_REGION / HP_KMS_AWS_ENDPOINT); the default, local, wraps data
+// keys with HP_KMS_LOCAL_KEK (base64, 32 bytes) or, when that is absent,
+// a key derived from HP_KEYRING_KEY (development).
+func newKMS(ctx context.Context, cfg config.Config, env config.LookupFunc) (envelope.KMS, error) {
+	get := func(n string) string { v, _ := env(n); return v }
+	switch get("HP_KMS_PROVIDER") {
+	case "aws":
+		return envelope.NewAWSKMS(ctx, envelope.AWSOptions{
+			KeyID: get("HP_KMS_KEY_ID"), Region: get("HP_KMS_AWS_REGION"), Endpoint: get("HP_KMS_AWS_ENDPOINT")})
+	case "", "local":
+		if v := get("HP_KMS_LOCAL_KEK"); v != "" {
+			k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+			if err != nil {
+				return nil, errors.New("configuration: HP_KMS_LOCAL_KEK is malformed: must be standard base64 of 32 bytes")
+			}
+			return envelope.NewLocalKMS(k)
+		}
+		k, err := hkdf.Key(sha256.New, cfg.KeyringKey, nil, "healthprep local kek v1", envelope.DataKeySize)
+		if err != nil {
+			return nil, fmt.Errorf("deriving the local key-encryption key: %w", err)
+		}
+		return envelope.NewLocalKMS(k)
+	default:
+		return nil, errors.New("configuration: HP_KMS_PROVIDER is malformed: must be local or aws")
+	}
+}
+
+func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *slog.Logger) (*components, error) {
 	db, err := tenancy.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return nil, err
@@ -151,6 +188,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*component
 		db.Close()
 		return nil, err
 	}
+	kms, err := newKMS(ctx, cfg, env)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	envKeys := envelope.NewKeys(kms)
+	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: cfg.BaseURL})
+	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
 	rpc, services := api.Handler(api.Services{
 		Authenticator: idAPI,
@@ -158,6 +203,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*component
 		Users:         idAPI,
 		Auth:          idAPI,
 		Audit:         api.AuditStore{DB: db},
+		EpicConfigs:   epicConfigs,
+		Ingest:        ingestStore,
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
 	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
@@ -168,6 +215,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*component
 
 	mux := http.NewServeMux()
 	mux.Handle("/", rpc)
+	if cb, err := url.Parse(epicConfigs.RedirectURL()); err == nil {
+		mux.Handle(cb.Path, epicConfigs.Callback())
+	}
 	// The pages route on the path of HP_BASE_URL (e.g. https://host/web).
 	if p := pagesPrefix(cfg.BaseURL); p != "/" {
 		mux.Handle(p, pages)
@@ -176,7 +226,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*component
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return &components{db: db, identity: ids, handler: mux}, nil
+	jobs := ingest.NewJobs(db, ingestStore, epicConfigs, ingest.JobsConfig{Logger: log})
+	return &components{db: db, identity: ids, handler: mux, jobs: jobs}, nil
 }
 
 // health reports SERVING while the database answers.
@@ -219,7 +270,7 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, log *slog.
 		}
 		cfg.Role = config.Role(*role)
 	}
-	c, err := build(ctx, cfg, log)
+	c, err := build(ctx, cfg, env, log)
 	if err != nil {
 		return err
 	}
@@ -231,6 +282,25 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, log *slog.
 		mux := http.NewServeMux()
 		mux.Handle(grpchealth.NewHandler(&health{db: c.db}))
 		handler = mux
+		// River works the Epic jobs on its own pool (its tables are not
+		// tenant tables).
+		pool, err := pgxpool.New(ctx, cfg.DatabaseURL.Reveal())
+		if err != nil {
+			return fmt.Errorf("opening the job pool: %w", err)
+		}
+		defer pool.Close()
+		rc, err := c.jobs.Client(pool)
+		if err != nil {
+			return err
+		}
+		if err := rc.Start(ctx); err != nil {
+			return fmt.Errorf("starting jobs: %w", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = rc.Stop(sctx)
+		}()
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -297,7 +367,15 @@ func migrate(ctx context.Context, env config.LookupFunc) error {
 		return fmt.Errorf("opening database: %w", err)
 	}
 	defer db.Close()
-	return migrations.Up(ctx, db)
+	if err := migrations.Up(ctx, db); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, dsn.Reveal())
+	if err != nil {
+		return fmt.Errorf("opening database: %w", err)
+	}
+	defer pool.Close()
+	return ingest.MigrateRiver(ctx, pool)
 }
 
 func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, stdin io.Reader, stdout io.Writer) error {
@@ -312,7 +390,7 @@ func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, st
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading password: %w", err)
 	}
-	c, err := build(ctx, cfg, slog.New(slog.DiscardHandler))
+	c, err := build(ctx, cfg, env, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
