@@ -79,6 +79,18 @@
 //   - Resets: 1 hour, single use, at most 3 requested per user per hour,
 //     a newer request supersedes older ones; completing one needs the second
 //     factor when enrolled, unlocks the account and revokes every session.
+//     A request runs the same statements whether or not the email has an
+//     account (see RequestPasswordReset), so its timing tells nothing.
+//   - Mail: requests never talk to SMTP/SES. The rendered message is
+//     sealed by the keyring and written to mail_outbox in the request's
+//     transaction; MailOutbox (Service.MailOutbox; start its Run once per
+//     process, on every replica) sends it, retries with backoff and after
+//     OutboxConfig.MaxAttempts gives up with an audit entry
+//     mail.undeliverable. An invitation therefore exists as soon as
+//     CreateInvite returns, even when its mail could not be sent yet
+//     (CreateInvite and ResendInvite try once before returning; the outbox
+//     retries); ResendInvite issues a new link and drops the unsent mail of
+//     the old one, CancelInvite drops it too.
 //
 // Errors are the sentinels below (and *InputError for malformed input); their
 // messages carry no email, token, password or PHI.
@@ -241,7 +253,7 @@ func (e *InputError) Error() string { return "invalid " + e.Field + ": " + e.Rea
 func (e *InputError) Unwrap() error { return ErrInvalidInput }
 
 // Mailer sends one rendered message. Package mail implements it (SES v2 and
-// SMTP); the transport is its business.
+// SMTP); the transport is its business. Only MailOutbox calls it.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
@@ -273,6 +285,8 @@ type Config struct {
 	// Password are the Argon2id parameters for new hashes; zero means
 	// password.DefaultParams().
 	Password password.Params
+	// Outbox tunes the delivery of mail (see MailOutbox).
+	Outbox OutboxConfig
 }
 
 // Limits and durations.
@@ -295,12 +309,12 @@ const (
 type Service struct {
 	db     *tenancy.DB
 	keys   Sealer
-	mail   Mailer
 	now    func() time.Time
 	cfg    Config
 	base   *url.URL
 	policy *password.Policy
 	dummy  string // a hash verified for unknown emails
+	outbox *MailOutbox
 
 	mu       sync.Mutex
 	platform tenancy.OrgID
@@ -332,8 +346,9 @@ func New(db *tenancy.DB, keys Sealer, mailer Mailer, now func() time.Time, cfg C
 		return nil, fmt.Errorf("identity: making dummy hash: %w", err)
 	}
 	return &Service{
-		db: db, keys: keys, mail: mailer, now: now, cfg: cfg, base: base,
+		db: db, keys: keys, now: now, cfg: cfg, base: base,
 		policy: password.NewPolicy(), dummy: dummy,
+		outbox: newMailOutbox(db, keys, mailer, now, cfg.Outbox),
 	}, nil
 }
 

@@ -62,8 +62,10 @@ func seatsUsed(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, except uuid.UU
 	return n, nil
 }
 
-// CreateInvite invites email to org with role and mails the link. Root
-// admins invite into any org (an org's first admin); admins into their own.
+// CreateInvite invites email to org with role and mails the link through
+// the outbox (see queueInvite: the invite exists even when the mail must
+// be retried). Root admins invite into any org (an org's first admin);
+// admins into their own.
 func (s *Service) CreateInvite(ctx context.Context, actor Principal, org tenancy.OrgID, email string, role Role) (Invite, error) {
 	if err := authorizeAdmin(actor, org); err != nil {
 		return Invite{}, err
@@ -77,6 +79,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor Principal, org tenancy
 	}
 	now := s.clock()
 	inv := Invite{OrgID: org, Email: email, Role: role, CreatedAt: now, ExpiresAt: now.Add(InviteValidity), SentCount: 1}
+	mailID := uuid.New()
 	err = s.db.WithOrg(ctx, org, func(tx pgx.Tx) error {
 		name, maxUsers, platform, err := lockOrg(ctx, tx, org)
 		if err != nil {
@@ -127,25 +130,26 @@ func (s *Service) CreateInvite(ctx context.Context, actor Principal, org tenancy
 		}); err != nil {
 			return err
 		}
-		return s.sendInvite(ctx, name, email, tok)
+		return s.queueInvite(ctx, tx, mailID, inv, name, tok, now)
 	})
 	if err != nil {
 		return Invite{}, wrapUnlessSentinel("creating invite", err)
 	}
+	s.outbox.deliverNow(ctx, mailID)
 	return inv, nil
 }
 
-// sendInvite mails the link; it runs last in the invite's transaction, so
-// an invite whose mail failed does not exist.
-func (s *Service) sendInvite(ctx context.Context, orgName, email, tok string) error {
-	msg, err := render("invite", email, "Your invitation to HealthPrep", mailData{Org: orgName, Link: s.link("/invite/accept", tok)})
+// queueInvite writes the invitation mail to the outbox in the invite's
+// transaction. The invite exists once that transaction commits, whether or
+// not the mail can be sent at once: CreateInvite and ResendInvite try to
+// send it before returning, and MailOutbox retries it after a failure
+// (resending the invite replaces a mail still pending with the new link).
+func (s *Service) queueInvite(ctx context.Context, tx pgx.Tx, mailID uuid.UUID, inv Invite, orgName, tok string, now time.Time) error {
+	msg, err := render("invite", inv.Email, "Your invitation to HealthPrep", mailData{Org: orgName, Link: s.link("/invite/accept", tok)})
 	if err != nil {
 		return fmt.Errorf("rendering invite mail: %w", err)
 	}
-	if err := s.mail.Send(ctx, msg); err != nil {
-		return fmt.Errorf("sending invite mail: %w", err)
-	}
-	return nil
+	return s.enqueue(ctx, tx, outboxMail{id: mailID, org: inv.OrgID, kind: mailInvite, ref: inv.ID, msg: msg, write: true}, now)
 }
 
 // ListInvites lists org's open invitations (expired ones included, so
@@ -184,6 +188,7 @@ func (s *Service) ResendInvite(ctx context.Context, actor Principal, org tenancy
 	}
 	now := s.clock()
 	var inv Invite
+	mailID := uuid.New()
 	err := s.db.WithOrg(ctx, org, func(tx pgx.Tx) error {
 		name, maxUsers, _, err := lockOrg(ctx, tx, org)
 		if err != nil {
@@ -215,11 +220,12 @@ func (s *Service) ResendInvite(ctx context.Context, actor Principal, org tenancy
 		}); err != nil {
 			return err
 		}
-		return s.sendInvite(ctx, name, inv.Email, tok)
+		return s.queueInvite(ctx, tx, mailID, inv, name, tok, now)
 	})
 	if err != nil {
 		return Invite{}, wrapUnlessSentinel("resending invite", err)
 	}
+	s.outbox.deliverNow(ctx, mailID)
 	return inv, nil
 }
 
@@ -236,6 +242,9 @@ func (s *Service) CancelInvite(ctx context.Context, actor Principal, org tenancy
 		}
 		if tag.RowsAffected() == 0 {
 			return ErrNotFound
+		}
+		if err := dropMail(ctx, tx, mailInvite, inviteID); err != nil {
+			return err
 		}
 		_, err = audit.Append(ctx, tx, org, audit.Event{
 			At: now, ActorUserID: actor.UserID, ActorRole: string(actor.Role), Action: "invite.cancel", Outcome: audit.Success,

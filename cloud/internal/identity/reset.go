@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"healthprep.dev/cloud/internal/audit"
@@ -15,7 +16,18 @@ import (
 // RequestPasswordReset mails a reset link to email if it belongs to an
 // active account. The answer is the same (nil) whether or not it does;
 // only a malformed email or client is refused. At most ResetsPerHour links
-// are sent per account per hour; a new link supersedes older ones.
+// are sent per account per hour; a new link supersedes older ones (and a
+// mail of an older link still waiting in the outbox).
+//
+// The caller's response time does not tell whether the account exists:
+// no mail is sent here (the message goes, sealed, into the mail outbox,
+// and MailOutbox sends it), and one transaction runs the same statements
+// in the same order for an unknown email, a deactivated account, an
+// account over its hourly limit and an account that gets a link; only
+// their parameters differ (a user that matches no row, a flag that makes
+// an INSERT insert nothing). Each case leaves an audit entry
+// (auth.password_reset_request: success, or failure with a reason; an
+// unknown email in the platform org, without the email).
 func (s *Service) RequestPasswordReset(ctx context.Context, email string, c Client) error {
 	c, err := checkClient(c)
 	if err != nil {
@@ -26,54 +38,64 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, c Clie
 		return err
 	}
 	now := s.clock()
-	var u *userRow
-	if err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
-		u, err = loadUser(ctx, tx, `WHERE u.email = $1`, email)
-		return err
-	}); err != nil {
-		return fmt.Errorf("requesting password reset: %w", err)
+	tok, hash := newToken()
+	mailID := uuid.New()
+	msg, err := render("reset", email, "Reset your HealthPrep password", mailData{Link: s.link("/password/reset", tok)})
+	if err != nil {
+		return fmt.Errorf("rendering reset mail: %w", err)
 	}
-	if u == nil || u.status != "active" {
-		return nil
-	}
-	err = s.db.WithOrg(ctx, u.org, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, u.id); err != nil {
+	err = s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
+		u, err := loadUser(ctx, tx, `WHERE u.email = $1`, email)
+		if err != nil {
+			return err
+		}
+		org, err := s.platformOrg(ctx, tx)
+		if err != nil {
+			return err
+		}
+		user, active := uuid.Nil, false // uuid.Nil matches no row
+		ev := audit.Event{
+			At: now, Action: "auth.password_reset_request", Outcome: audit.Failure, TargetType: "account",
+			IP: c.IP.String(), DeviceID: c.DeviceID, Details: map[string]string{"reason": "unknown_account"},
+		}
+		if u != nil {
+			org, user, active = u.org, u.id, u.status == "active"
+			ev.TargetType, ev.TargetID, ev.Details["reason"] = "user", u.id.String(), "deactivated"
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, user); err != nil {
 			return fmt.Errorf("locking user: %w", err)
 		}
 		var recent int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM password_resets WHERE user_id = $1 AND created_at > $2`,
-			u.id, now.Add(-ResetValidity)).Scan(&recent); err != nil {
+			user, now.Add(-ResetValidity)).Scan(&recent); err != nil {
 			return fmt.Errorf("counting resets: %w", err)
 		}
-		if recent >= ResetsPerHour {
-			return nil // quietly: the answer must not differ
+		issue := active && recent < ResetsPerHour
+		switch {
+		case issue:
+			ev.Outcome, ev.Details = audit.Success, nil
+		case active:
+			ev.Details["reason"] = "rate_limited" // quietly: the answer must not differ
 		}
-		if _, err := tx.Exec(ctx, `UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL`, u.id, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND $3::boolean`,
+			user, now, issue); err != nil {
 			return fmt.Errorf("superseding resets: %w", err)
 		}
-		tok, hash := newToken()
 		if _, err := tx.Exec(ctx, `INSERT INTO password_resets (org_id, user_id, token_hash, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, u.org, u.id, hash, now, now.Add(ResetValidity)); err != nil {
+			SELECT $1::uuid, $2::uuid, $3::bytea, $4::timestamptz, $5::timestamptz WHERE $6::boolean`,
+			org, user, hash, now, now.Add(ResetValidity), issue); err != nil {
 			return fmt.Errorf("storing reset: %w", err)
 		}
-		if _, err := audit.Append(ctx, tx, u.org, audit.Event{
-			At: now, ActorRole: "", Action: "auth.password_reset_request", Outcome: audit.Success,
-			TargetType: "user", TargetID: u.id.String(), IP: c.IP.String(), DeviceID: c.DeviceID,
-		}); err != nil {
+		if err := s.enqueue(ctx, tx, outboxMail{id: mailID, org: org, kind: mailReset, ref: user, msg: msg, write: issue}, now); err != nil {
 			return err
 		}
-		msg, err := render("reset", u.email, "Reset your HealthPrep password", mailData{Link: s.link("/password/reset", tok)})
-		if err != nil {
-			return fmt.Errorf("rendering reset mail: %w", err)
-		}
-		if err := s.mail.Send(ctx, msg); err != nil {
-			return fmt.Errorf("sending reset mail: %w", err)
-		}
-		return nil
+		_, err = audit.Append(ctx, tx, org, ev)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("requesting password reset: %w", err)
 	}
+	s.outbox.notify()
 	return nil
 }
 

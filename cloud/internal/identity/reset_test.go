@@ -85,18 +85,42 @@ func TestPasswordReset(t *testing.T) {
 	if err := f.complete(second, newPw+" 2", ""); !errors.Is(err, identity.ErrResetInvalid) {
 		t.Errorf("link at 1 hour = %v; want ErrResetInvalid", err)
 	}
-	// At most 3 per hour.
+	// At most 3 per hour, each sent as it is requested.
 	before := len(f.mail.to("nurse@a.example"))
+	links := f.count(t, `SELECT count(*) FROM password_resets`)
 	for i := 0; i < 5; i++ {
 		if err := f.svc.RequestPasswordReset(ctx, "nurse@a.example", web(ip1)); err != nil {
 			t.Fatal(err)
 		}
+		f.mail.to("nurse@a.example") // a running outbox sends each at once
 	}
 	if got := len(f.mail.to("nurse@a.example")) - before; got != 3 {
 		t.Errorf("mails for 5 requests in an hour = %d; want 3", got)
 	}
-	if got := f.audits(t, f.orgA, "auth.password_reset", "success"); got != 1 {
-		t.Errorf("password_reset audit entries = %d; want 1", got)
+	if got := f.count(t, `SELECT count(*) FROM password_resets`) - links; got != 3 {
+		t.Errorf("links for 5 requests in an hour = %d; want 3", got)
+	}
+	if got := f.count(t, `SELECT count(*) FROM audit_log WHERE action = 'auth.password_reset_request' AND outcome = 'failure'
+		AND details->>'reason' = 'rate_limited'`); got != 2 {
+		t.Errorf("rate-limited requests audited = %d; want 2", got)
+	}
+	// Unsent mail of a superseded link is dropped: only the newest link
+	// goes out.
+	f.clock.Advance(time.Hour)
+	before = len(f.mail.to("nurse@a.example"))
+	for i := 0; i < 3; i++ {
+		if err := f.svc.RequestPasswordReset(ctx, "nurse@a.example", web(ip1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(f.mail.to("nurse@a.example")) - before; got != 1 {
+		t.Errorf("mails for 3 requests before the outbox ran = %d; want 1", got)
+	}
+	if err := f.complete(f.mail.lastToken(t, "nurse@a.example"), newPw+" 3", ""); err != nil {
+		t.Errorf("the one mailed link = %v; want it to work", err)
+	}
+	if got := f.audits(t, f.orgA, "auth.password_reset", "success"); got != 2 {
+		t.Errorf("password_reset audit entries = %d; want 2", got)
 	}
 }
 

@@ -52,9 +52,21 @@ func (c *clock) Advance(d time.Duration) {
 // recordingMailer keeps what would have been sent. The transports
 // themselves (SES v2, SMTP) are tested against real capture servers in
 // package mail.
+//
+// Mail goes through the outbox: every read first delivers what is due
+// (drain), as a running MailOutbox would.
 type recordingMailer struct {
-	mu   sync.Mutex
-	sent []identity.Message
+	drain func()
+	mu    sync.Mutex
+	sent  []identity.Message
+}
+
+// count delivers due mail and returns how many messages were sent.
+func (m *recordingMailer) count() int {
+	m.drain()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sent)
 }
 
 func (m *recordingMailer) Send(_ context.Context, msg identity.Message) error {
@@ -65,6 +77,7 @@ func (m *recordingMailer) Send(_ context.Context, msg identity.Message) error {
 }
 
 func (m *recordingMailer) to(addr string) []identity.Message {
+	m.drain()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []identity.Message
@@ -104,22 +117,50 @@ type fixture struct {
 
 var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-func setup(t testing.TB) *fixture {
+func setup(t testing.TB) *fixture { return setupWith(t, options{}) }
+
+// options vary the fixture: a tracer on the pool, another mailer than the
+// recording one, outbox settings.
+type options struct {
+	tracer pgx.QueryTracer
+	mailer identity.Mailer
+	outbox identity.OutboxConfig
+}
+
+func setupWith(t testing.TB, o options) *fixture {
 	t.Helper()
 	pdb := pg.NewDB(t)
-	pool := pdb.AppPool(t)
+	cfg, err := pgxpool.ParseConfig(pdb.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = o.tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	f := &fixture{db: tenancy.New(pool), pool: pool, clock: &clock{t: start}, mail: &recordingMailer{}}
-	var err error
 	if f.keys, err = keyring.NewLocal(bytes.Repeat([]byte{7}, 32)); err != nil {
 		t.Fatal(err)
 	}
-	f.svc, err = identity.New(f.db, f.keys, f.mail, f.clock.Now, identity.Config{
+	var m identity.Mailer = f.mail
+	if o.mailer != nil {
+		m = o.mailer
+	}
+	f.svc, err = identity.New(f.db, f.keys, m, f.clock.Now, identity.Config{
 		BaseURL:      "https://app.healthprep.test",
 		EmailHashKey: bytes.Repeat([]byte{9}, 32),
 		Password:     cheap,
+		Outbox:       o.outbox,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	f.mail.drain = func() {
+		if _, err := f.svc.MailOutbox().DeliverDue(context.Background()); err != nil {
+			t.Errorf("DeliverDue = %v", err)
+		}
 	}
 	f.platform = f.org(t, "platform", true)
 	f.orgA = f.org(t, "clinic-a", false)

@@ -340,8 +340,8 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		// Only an existing account can fail past validation (sending its
-		// mail): the answer must still be the same.
+		// Past validation only the database can fail (mail is sent later,
+		// from identity's outbox): the answer stays the same.
 		h.log.ErrorContext(r.Context(), "web: requesting a password reset", "err", err)
 	}
 	h.render(w, r, http.StatusOK, "message", view{

@@ -59,9 +59,13 @@ func (c *clock) Advance(d time.Duration) {
 
 // recordingMailer keeps what would have been sent (the SES and SMTP
 // transports are tested against real capture servers in package mail).
+//
+// Mail goes through identity's outbox: every read first delivers what is
+// due (drain), as a running MailOutbox would.
 type recordingMailer struct {
-	mu   sync.Mutex
-	sent []identity.Message
+	drain func()
+	mu    sync.Mutex
+	sent  []identity.Message
 }
 
 func (m *recordingMailer) Send(_ context.Context, msg identity.Message) error {
@@ -72,6 +76,7 @@ func (m *recordingMailer) Send(_ context.Context, msg identity.Message) error {
 }
 
 func (m *recordingMailer) count(to string) int {
+	m.drain()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -88,6 +93,7 @@ var linkRE = regexp.MustCompile(`https://\S+\?token=[A-Za-z0-9_-]+`)
 // lastLink returns the link of the last mail sent to addr.
 func (m *recordingMailer) lastLink(t testing.TB, to string) string {
 	t.Helper()
+	m.drain()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.sent) - 1; i >= 0; i-- {
@@ -155,6 +161,11 @@ func setup(t testing.TB) *fixture {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	f.mail.drain = func() {
+		if _, err := f.ids.MailOutbox().DeliverDue(context.Background()); err != nil {
+			t.Errorf("DeliverDue = %v", err)
+		}
 	}
 	h, err := web.New(f.ids, web.Config{
 		BaseURL: f.base, CSRFKey: bytes.Repeat([]byte{5}, 32),
