@@ -351,7 +351,7 @@ func (s *sim) record(d *desk) {
 	default:
 		e = syncagent.Entry{ID: id, Kind: "print_event", Payload: fmt.Appendf(nil, `{"desk":%d}`, d.n)}
 	}
-	d.store.Enqueue(e)
+	_ = d.store.Enqueue(e)
 	d.enqueued[e.ID] = e
 	s.logf("desk %d records %s %s%s", d.n, e.Kind, e.RecordID, e.DocumentID)
 }

@@ -38,6 +38,7 @@ type Store struct {
 	// FailCommit, when set, is called before each commit; an error aborts
 	// the transaction (fault injection).
 	FailCommit func() error
+	path       string // see Open
 }
 
 // New returns an empty Store.
@@ -104,9 +105,20 @@ func (s *Store) Update(_ context.Context, o tenancy.OrgID, fn func(syncfeed.Tx) 
 			return err
 		}
 	}
+	// Write the new state to the file (if any) before it becomes visible:
+	// a failed save commits nothing.
+	var undo func()
+	if s.path != "" {
+		oldSeq, oldRecs, oldRcpts := g.seq, maps.Clone(g.records), maps.Clone(g.receipts)
+		undo = func() { g.seq, g.records, g.receipts = oldSeq, oldRecs, oldRcpts }
+	}
 	maps.Copy(g.records, tx.records)
 	maps.Copy(g.receipts, tx.receipts)
 	g.seq = tx.seq
+	if err := s.save(); err != nil {
+		undo()
+		return err
+	}
 	return nil
 }
 

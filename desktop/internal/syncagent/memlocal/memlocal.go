@@ -31,6 +31,7 @@ type Store struct {
 	// back to an older seq).
 	violations []string
 	applied    int
+	path       string // see Open
 }
 
 // New returns an empty Store.
@@ -68,7 +69,7 @@ func (s *Store) ApplyPage(_ context.Context, p syncagent.Page) error {
 	}
 	s.cursor = p.Next
 	s.applied++
-	return nil
+	return s.save()
 }
 
 // Outbox implements syncagent.Store.
@@ -88,14 +89,15 @@ func (s *Store) Ack(_ context.Context, ids ...string) error {
 		drop[id] = true
 	}
 	s.outbox = slices.DeleteFunc(s.outbox, func(e syncagent.Entry) bool { return drop[e.ID] })
-	return nil
+	return s.save()
 }
 
 // Enqueue adds an entry to the outbox (a local result recorded).
-func (s *Store) Enqueue(e syncagent.Entry) {
+func (s *Store) Enqueue(e syncagent.Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outbox = append(s.outbox, e)
+	return s.save()
 }
 
 // Record returns the replicated record kind/id.

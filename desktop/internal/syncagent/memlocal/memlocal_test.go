@@ -18,8 +18,12 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Harness {
 		s := memlocal.New()
 		return storetest.Harness{
-			Store:   s,
-			Enqueue: func(_ *testing.T, e syncagent.Entry) { s.Enqueue(e) },
+			Store: s,
+			Enqueue: func(t *testing.T, e syncagent.Entry) {
+				if err := s.Enqueue(e); err != nil {
+					t.Fatal(err)
+				}
+			},
 			Upsert: func(i, v int, seq int64) syncagent.Change {
 				return syncagent.Change{Kind: "patient", ID: fmt.Sprint(i), Payload: []byte(fmt.Sprintf(`{"v":%d}`, v)), Seq: seq}
 			},

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"healthprep.dev/desktop/internal/syncagent"
+	"healthprep.dev/desktop/internal/syncagent/memlocal"
+)
+
+// TestUsage checks what a person sees for bad usage.
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage: healthprep agent"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"agent", "-profile", "p", "-token-env", "T"}, "-server: required"},
+		{[]string{"agent", "-server", "http://127.0.0.1:1", "-profile", "p"}, "give exactly one of -token-file and -token-env"},
+		{[]string{"agent", "-server", "https://cloud.example.org", "-profile", "p", "-token-env", "T"}, "syncs only with a loopback server"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		if code := run(tt.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("healthprep %v: exit %d, stderr %q; want 2 and %q", tt.args, code, errb.String(), tt.want)
+		}
+	}
+}
+
+// proc is a started binary whose stdout lines arrive on a channel.
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func start(t *testing.T, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = io.Discard
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", filepath.Base(bin), err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 10000)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill sends SIGKILL to this process (by PID) and reaps it.
+func (p *proc) kill() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = p.cmd.Wait()
+}
+
+// waitLine waits for a line containing want and returns it.
+func (p *proc) waitLine(t *testing.T, want string) string {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("process ended before printing %q", want)
+			}
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no line with %q within 60 s", want)
+		}
+	}
+}
+
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// cloudState is the part of syncdev's state file the test reads.
+type cloudState struct {
+	Orgs map[string]struct {
+		Seq     int64 `json:"seq"`
+		Records []struct {
+			Kind    string `json:"Kind"`
+			ID      string `json:"ID"`
+			Op      int    `json:"Op"`
+			Payload []byte `json:"Payload"`
+			Seq     int64  `json:"Seq"`
+		} `json:"records"`
+		Receipts []struct {
+			Ack struct {
+				ClientID string `json:"ClientID"`
+				Status   int    `json:"Status"`
+			} `json:"Ack"`
+		} `json:"receipts"`
+	} `json:"orgs"`
+}
+
+// TestAgentAndCloudSurviveKill runs the agent and a sync cloud as separate
+// processes on loopback, kills each with SIGKILL in the middle of a sync,
+// restarts it, and checks that the workstation ends up with exactly the
+// cloud's data and the cloud with every workstation result, once.
+func TestAgentAndCloudSurviveKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries; skipped with -short")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	cloudBin := build(t, dir, "healthprep.dev/cloud/internal/syncfeed/syncdev")
+	agentBin := build(t, dir, "healthprep.dev/desktop/cmd/healthprep")
+	profile := filepath.Join(dir, "profile")
+	if err := os.MkdirAll(profile, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Results recorded on the workstation before it first syncs.
+	local, err := memlocal.Open(filepath.Join(profile, "sync-test-store.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 30 {
+		e := syncagent.Entry{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1), Kind: "print_event", Payload: fmt.Appendf(nil, `{"sheet":%d}`, i)}
+		if i%3 == 0 {
+			e.Kind, e.RecordID = "override", fmt.Sprintf("o%d", i)
+		}
+		if err := local.Enqueue(e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	state := filepath.Join(dir, "cloud.json")
+	const records = 3000
+	cloudArgs := func(addr string) []string {
+		return []string{"-addr", addr, "-state", state, "-token", "tok", "-seed-records", fmt.Sprint(records)}
+	}
+	cloud := start(t, nil, cloudBin, cloudArgs("127.0.0.1:0")...)
+	line := cloud.waitLine(t, "listening on ")
+	url := line[strings.Index(line, "http://"):]
+	addr := strings.TrimPrefix(url, "http://")
+	agentArgs := []string{"agent", "-server", url, "-profile", profile, "-token-env", "HP_TOKEN", "-page-size", "25"}
+	env := []string{"HP_TOKEN=tok"}
+
+	agent := start(t, env, agentBin, agentArgs...)
+	agent.waitLine(t, "changes applied")
+	agent.kill() // mid-sync
+	agent = start(t, env, agentBin, agentArgs...)
+	agent.waitLine(t, "changes applied")
+	cloud.kill() // mid-sync
+	cloud = start(t, nil, cloudBin, cloudArgs(addr)...)
+	cloud.waitLine(t, "listening on ")
+
+	// Converged: the agent's store holds exactly the cloud's records, its
+	// outbox is empty, and every result reached the cloud once.
+	deadline := time.Now().Add(90 * time.Second)
+	var problem string
+	for time.Now().Before(deadline) {
+		if problem = converged(t, state, filepath.Join(profile, "sync-test-store.json"), ids); problem == "" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // polling files with a deadline
+	}
+	if problem != "" {
+		t.Fatalf("not converged after kills: %s", problem)
+	}
+	agent.kill()
+	cloud.kill()
+}
+
+func converged(t *testing.T, cloudFile, localFile string, ids []string) string {
+	t.Helper()
+	var cs cloudState
+	b, err := os.ReadFile(cloudFile)
+	if err != nil || json.Unmarshal(b, &cs) != nil {
+		return "cloud state unreadable"
+	}
+	local, err := memlocal.Open(localFile)
+	if err != nil {
+		return "local store unreadable"
+	}
+	if n := len(local.Pending()); n > 0 {
+		return fmt.Sprintf("%d results still in the outbox", n)
+	}
+	got := local.Records()
+	want := 0
+	for _, o := range cs.Orgs {
+		have := map[string]bool{}
+		for _, r := range o.Receipts {
+			have[r.Ack.ClientID] = true
+		}
+		for _, id := range ids {
+			if !have[id] {
+				return "result " + id + " missing in the cloud"
+			}
+		}
+		for _, r := range o.Records {
+			if r.Kind == "print_event" {
+				continue
+			}
+			want++
+			g, ok := got[r.Kind+"/"+r.ID]
+			if !ok || g.Seq != r.Seq || g.Payload != string(r.Payload) {
+				return fmt.Sprintf("%s/%s differs (local %+v, cloud seq %d)", r.Kind, r.ID, g, r.Seq)
+			}
+		}
+	}
+	if len(got) != want {
+		return fmt.Sprintf("local store holds %d records; cloud %d", len(got), want)
+	}
+	return ""
+}

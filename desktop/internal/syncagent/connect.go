@@ -1,0 +1,157 @@
+package syncagent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "healthprep.dev/proto/gen/healthprep/v1"
+	c "healthprep.dev/proto/gen/healthprep/v1/healthprepv1connect"
+)
+
+// Protocol versions this client speaks (see proto/healthprep/v1).
+const (
+	// APIProtocolVersion is sent in the Healthprep-Protocol-Version header.
+	APIProtocolVersion = 1
+	// SyncProtocolVersion is sent in every Pull and Push.
+	SyncProtocolVersion = 2
+)
+
+// ConnectCloud is the cloud's SyncService over Connect (HTTP/2; h2c for
+// http:// URLs on loopback). It converts between the wire and the agent's
+// types and implements Cloud and Watcher.
+type ConnectCloud struct {
+	client   c.SyncServiceClient
+	token    func() (string, error)
+	deviceID string
+}
+
+// NewConnectCloud returns a client of the server at baseURL. token returns
+// the bearer session token for each call.
+func NewConnectCloud(baseURL string, token func() (string, error), deviceID string) *ConnectCloud {
+	p := new(http.Protocols)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	hc := &http.Client{Transport: &http.Transport{
+		Protocols:       p,
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+		DialContext:     (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+	}}
+	return &ConnectCloud{client: c.NewSyncServiceClient(hc, baseURL), token: token, deviceID: deviceID}
+}
+
+func (cc *ConnectCloud) auth(h http.Header) error {
+	t, err := cc.token()
+	if err != nil {
+		return fmt.Errorf("reading credentials: %w", err)
+	}
+	h.Set("Authorization", "Bearer "+t)
+	h.Set("Healthprep-Protocol-Version", strconv.Itoa(APIProtocolVersion))
+	if cc.deviceID != "" {
+		h.Set("Healthprep-Device-Id", cc.deviceID)
+	}
+	return nil
+}
+
+var kindFromWire = map[v1.SyncEntityKind]string{
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_CONFIG:            "config",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_SCREENING_TYPE:    "screening_type",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_APPOINTMENT:       "appointment",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_PATIENT:           "patient",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_CHART_RESOURCE:    "chart_resource",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT:          "document",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE:          "override",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_RESULT:   "document_result",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE_CONFLICT: "override_conflict",
+}
+
+var pushKindToWire = map[string]v1.SyncPushKind{
+	"document_result": v1.SyncPushKind_SYNC_PUSH_KIND_DOCUMENT_RESULT,
+	"override":        v1.SyncPushKind_SYNC_PUSH_KIND_OVERRIDE,
+	"print_event":     v1.SyncPushKind_SYNC_PUSH_KIND_PRINT_EVENT,
+}
+
+var statusFromWire = map[v1.PushStatus]AckStatus{
+	v1.PushStatus_PUSH_STATUS_APPLIED:        AckApplied,
+	v1.PushStatus_PUSH_STATUS_ALREADY_STORED: AckAlreadyStored,
+	v1.PushStatus_PUSH_STATUS_CONFLICT:       AckConflict,
+	v1.PushStatus_PUSH_STATUS_REJECTED:       AckRejected,
+}
+
+// Pull implements Cloud. Changes of a kind this client does not know are
+// left out (the cursor still moves past them).
+func (cc *ConnectCloud) Pull(ctx context.Context, cursor string, limit int) (Pulled, error) {
+	req := connect.NewRequest(&v1.PullRequest{Cursor: cursor, Limit: int32(limit), ProtocolVersion: SyncProtocolVersion})
+	if err := cc.auth(req.Header()); err != nil {
+		return Pulled{}, err
+	}
+	res, err := cc.client.Pull(ctx, req)
+	if err != nil {
+		return Pulled{}, err
+	}
+	m := res.Msg
+	p := Pulled{From: m.GetCursor(), Next: m.GetNextCursor(), HasMore: m.GetHasMore(), Latest: m.GetLatestSeq()}
+	for _, ch := range m.GetChanges() {
+		kind, ok := kindFromWire[ch.GetKind()]
+		if !ok {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Kind: kind, ID: ch.GetId(), Delete: ch.GetOp() == v1.SyncOp_SYNC_OP_DELETE, Payload: ch.GetPayload(), Seq: ch.GetSeq()})
+	}
+	return p, nil
+}
+
+// Push implements Cloud.
+func (cc *ConnectCloud) Push(ctx context.Context, es []Entry) ([]Ack, error) {
+	m := &v1.PushRequest{ProtocolVersion: SyncProtocolVersion}
+	for _, e := range es {
+		m.Entries = append(m.Entries, &v1.PushEntry{ClientId: e.ID, Kind: pushKindToWire[e.Kind], Payload: e.Payload,
+			DocumentId: e.DocumentID, ContentSha256: e.ContentSHA256, PipelineVersion: e.PipelineVersion, RecordId: e.RecordID, BaseSeq: e.BaseSeq})
+	}
+	req := connect.NewRequest(m)
+	if err := cc.auth(req.Header()); err != nil {
+		return nil, err
+	}
+	res, err := cc.client.Push(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []Ack
+	for _, a := range res.Msg.GetAcks() {
+		st, ok := statusFromWire[a.GetStatus()]
+		if !ok {
+			continue // a status this client does not know: keep the entry
+		}
+		out = append(out, Ack{ID: a.GetClientId(), Status: st, Seq: a.GetSeq(), Message: a.GetMessage()})
+	}
+	return out, nil
+}
+
+// Watch implements Watcher.
+func (cc *ConnectCloud) Watch(ctx context.Context, fn func(latest int64) error) error {
+	req := connect.NewRequest(&v1.WatchRequest{})
+	if err := cc.auth(req.Header()); err != nil {
+		return err
+	}
+	st, err := cc.client.Watch(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for st.Receive() {
+		if err := fn(st.Msg().GetLatestSeq()); err != nil {
+			return err
+		}
+	}
+	if err := st.Err(); err != nil {
+		return err
+	}
+	return errors.New("the watch stream ended")
+}
