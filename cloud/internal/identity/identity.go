@@ -58,7 +58,10 @@
 //     (ErrThrottled) until the window slides; the first refusal raises an
 //     audit alert auth.throttled in the platform org. Failures against 3 or
 //     more distinct emails from one IP within 15 minutes raise
-//     auth.password_spraying (outcome alert) in the platform org.
+//     auth.password_spraying (outcome alert) in the platform org. "One IP"
+//     is the address for IPv4 and the /64 for IPv6 (one subscriber's
+//     network, whose addresses its owner rotates at will); attempts keep
+//     the full address.
 //   - Unknown emails cost one Argon2id verification against a dummy hash
 //     and answer ErrInvalidCredentials, like a wrong password; deactivated
 //     accounts answer the same. login_attempts stores an HMAC-SHA256 of the

@@ -94,8 +94,8 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (Session, error
 		var alreadyThrottled bool
 		err := tx.QueryRow(ctx, `
 			SELECT count(*) FILTER (WHERE NOT throttled), coalesce(bool_or(throttled), false)
-			FROM login_attempts WHERE ip = $1 AND at > $2 AND NOT success`,
-			c.IP.String(), now.Add(-ThrottleWindow)).Scan(&fails, &alreadyThrottled)
+			FROM login_attempts WHERE ip <<= $1::cidr AND at > $2 AND NOT success`,
+			throttleNet(c.IP).String(), now.Add(-ThrottleWindow)).Scan(&fails, &alreadyThrottled)
 		if err != nil {
 			return fmt.Errorf("counting failures: %w", err)
 		}
@@ -110,7 +110,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (Session, error
 			}
 			return s.platformAudit(ctx, tx, audit.Event{
 				At: now, Action: "auth.throttled", Outcome: audit.Alert, IP: c.IP.String(), DeviceID: c.DeviceID,
-				Details: map[string]string{"failures": fmt.Sprint(fails), "window_minutes": "15"},
+				Details: map[string]string{"failures": fmt.Sprint(fails), "window_minutes": "15", "network": throttleNet(c.IP).String()},
 			})
 		}
 		if u, err = loadUser(ctx, tx, `WHERE u.email = $1`, email); err != nil {
@@ -453,8 +453,8 @@ func (s *Service) detectSpraying(ctx context.Context, tx pgx.Tx, f failure) erro
 	var seen bool
 	err := tx.QueryRow(ctx, `
 		SELECT count(DISTINCT email_hash), coalesce(bool_or(email_hash = $3), false)
-		FROM login_attempts WHERE ip = $1 AND at > $2 AND NOT success AND NOT throttled`,
-		ipString(f.client), f.now.Add(-ThrottleWindow), f.emailHash).Scan(&distinct, &seen)
+		FROM login_attempts WHERE ip <<= $1::cidr AND at > $2 AND NOT success AND NOT throttled`,
+		throttleNet(f.client.IP).String(), f.now.Add(-ThrottleWindow), f.emailHash).Scan(&distinct, &seen)
 	if err != nil {
 		return fmt.Errorf("counting accounts tried: %w", err)
 	}
@@ -463,8 +463,26 @@ func (s *Service) detectSpraying(ctx context.Context, tx pgx.Tx, f failure) erro
 	}
 	return s.platformAudit(ctx, tx, audit.Event{
 		At: f.now, Action: "auth.password_spraying", Outcome: audit.Alert, IP: ipString(f.client), DeviceID: f.client.DeviceID,
-		Details: map[string]string{"accounts": fmt.Sprint(SprayAccounts), "window_minutes": "15"},
+		Details: map[string]string{"accounts": fmt.Sprint(SprayAccounts), "window_minutes": "15", "network": throttleNet(f.client.IP).String()},
 	})
+}
+
+// throttleNet is the network whose failures count together for
+// throttling and spraying detection: the address itself for IPv4 (and
+// IPv4-mapped IPv6), its /64 for IPv6. A /64 is one subscriber's LAN: its
+// owner can rotate through 2^64 addresses at will, so counting per IPv6
+// address would never throttle anyone.
+func throttleNet(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap().WithZone("")
+	bits := 64
+	if ip.Is4() {
+		bits = 32
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		panic("identity: throttle network of an invalid address") // checkClient refused it
+	}
+	return p
 }
 
 // audit appends e to u's org (u as target), or to the platform org when u
