@@ -71,7 +71,7 @@ $(STAMPS)/protoc-gen-connect-go-%:
 	@mkdir -p $(STAMPS) && touch $@
 
 ## ---- the two commands ----
-.PHONY: test unit run test-keystore
+.PHONY: test unit run test-keystore soak
 test: deps lint unit test-keystore ## install what is needed, check lint and generated code, run every test
 
 unit: ## run the Go tests of every module (no installs)
@@ -79,6 +79,12 @@ unit: ## run the Go tests of every module (no installs)
 	  echo "== go test $$m"; \
 	  (cd $$m && CGO_ENABLED=$${CGO_ENABLED:-1} go test -count=1 -timeout 20m ./...); \
 	done
+	@# The sync simulation once more from its directory, so its summary line
+	@# (seed count and convergence) shows in the output.
+	@cd desktop/internal/syncagent && go test -count=1 -run 'TestSimulation$$' | grep -E '^(sync simulation|ok|FAIL|---)'
+
+soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
+	cd desktop/internal/syncagent && go test -count=1 -timeout 0 -run 'TestSimulation$$' -sim.seeds=$${SEEDS:-500000}
 
 test-keystore: ## run the desktop key store tests against a real Secret Service (gnome-keyring on a private bus)
 	@X=$$(mktemp -d); trap 'rm -rf $$X' EXIT; cd desktop && HP_REQUIRE_SECRET_SERVICE=1 XDG_DATA_HOME=$$X dbus-run-session -- sh -c 'echo test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; go test -count=1 -v -run "TestOS|TestWithOSKeyStore" ./internal/keystore ./internal/localstore' | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'

@@ -47,12 +47,16 @@ import (
 	"healthprep.dev/cloud/internal/api"
 	"healthprep.dev/cloud/internal/config"
 	"healthprep.dev/cloud/internal/envelope"
+	"healthprep.dev/cloud/internal/epic"
 	"healthprep.dev/cloud/internal/epicconfig"
 	"healthprep.dev/cloud/internal/identity"
 	"healthprep.dev/cloud/internal/ingest"
 	"healthprep.dev/cloud/internal/keyring"
 	"healthprep.dev/cloud/internal/mail"
 	"healthprep.dev/cloud/internal/org"
+	"healthprep.dev/cloud/internal/publicpage"
+	"healthprep.dev/cloud/internal/syncfeed"
+	"healthprep.dev/cloud/internal/syncfeed/pgstore"
 	"healthprep.dev/cloud/internal/tenancy"
 	"healthprep.dev/cloud/internal/web"
 	"healthprep.dev/migrations"
@@ -60,14 +64,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr, nil)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Environ(), os.Stdin, os.Stdout, os.Stderr, nil)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: tests call it. ready, when not nil,
 // receives the listening address once the server accepts connections.
-func run(ctx context.Context, args []string, env config.LookupFunc, stdin io.Reader, stdout, stderr io.Writer, ready chan<- string) int {
+func run(ctx context.Context, args []string, env config.LookupFunc, environ []string, stdin io.Reader, stdout, stderr io.Writer, ready chan<- string) int {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -76,7 +80,7 @@ func run(ctx context.Context, args []string, env config.LookupFunc, stdin io.Rea
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(ctx, args, env, log, ready)
+		err = serve(ctx, args, env, environ, log, ready)
 	case "migrate":
 		err = migrate(ctx, env)
 	case "bootstrap-root":
@@ -168,7 +172,10 @@ func newKMS(ctx context.Context, cfg config.Config, env config.LookupFunc) (enve
 	}
 }
 
-func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *slog.Logger) (*components, error) {
+// build constructs every component of a serving process. environ is the
+// process environment, read only for the signing keys (P_KEY_*, NP_KEY_*:
+// PEM private keys whose public halves the JWKS endpoints publish).
+func build(ctx context.Context, cfg config.Config, env config.LookupFunc, environ []string, log *slog.Logger) (*components, error) {
 	db, err := tenancy.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return nil, err
@@ -183,7 +190,8 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *s
 		db.Close()
 		return nil, fmt.Errorf("building mailer: %w", err)
 	}
-	ids, err := identity.New(db, keys, m, time.Now, identity.Config{BaseURL: cfg.BaseURL, EmailHashKey: cfg.EmailHashKey})
+	ids, err := identity.New(db, keys, m, time.Now, identity.Config{BaseURL: cfg.BaseURL, EmailHashKey: cfg.EmailHashKey,
+		Outbox: identity.OutboxConfig{Logger: log}})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -194,7 +202,10 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *s
 		return nil, err
 	}
 	envKeys := envelope.NewKeys(kms)
-	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: cfg.BaseURL})
+	// Public endpoints (OAuth callback, JWKS, the page for Epic reviewers)
+	// live at the origin of HP_BASE_URL; the web pages under its path.
+	origin := originOf(cfg.BaseURL)
+	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: origin})
 	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
 	rpc, services := api.Handler(api.Services{
@@ -205,6 +216,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *s
 		Audit:         api.AuditStore{DB: db},
 		EpicConfigs:   epicConfigs,
 		Ingest:        ingestStore,
+		Sync:          syncfeed.New(pgstore.New(db, envKeys), syncfeed.Options{}),
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
 	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
@@ -213,8 +225,28 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, log *s
 		return nil, fmt.Errorf("building web pages: %w", err)
 	}
 
+	signing, err := epic.KeysFromEnviron(environ)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	jwks, err := epic.JWKSHandler(signing)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	public, err := publicpage.New(publicpage.Config{BaseURL: origin, Contact: cfg.Contact})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("building public pages: %w", err)
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/", rpc)
+	mux.Handle("GET /.well-known/jwks.json", jwks)
+	mux.Handle("GET /nonprod/.well-known/jwks.json", jwks)
+	mux.Handle("GET /epic/documentation", public)
+	mux.Handle("GET /health", public)
 	if cb, err := url.Parse(epicConfigs.RedirectURL()); err == nil {
 		mux.Handle(cb.Path, epicConfigs.Callback())
 	}
@@ -254,7 +286,7 @@ func (h *health) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpc
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
 }
 
-func serve(ctx context.Context, args []string, env config.LookupFunc, log *slog.Logger, ready chan<- string) error {
+func serve(ctx context.Context, args []string, env config.LookupFunc, environ []string, log *slog.Logger, ready chan<- string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	role := fs.String("role", "", "api or worker (overrides HP_ROLE)")
 	if err := fs.Parse(args); err != nil {
@@ -270,11 +302,17 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, log *slog.
 		}
 		cfg.Role = config.Role(*role)
 	}
-	c, err := build(ctx, cfg, env, log)
+	c, err := build(ctx, cfg, env, environ, log)
 	if err != nil {
 		return err
 	}
 	defer c.db.Close()
+	// Reset and invite mail leaves through identity's outbox. Every replica
+	// (api and worker) runs it: rows are claimed with FOR UPDATE SKIP LOCKED.
+	outboxCtx, stopOutbox := context.WithCancel(ctx)
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); c.identity.MailOutbox().Run(outboxCtx) }()
+	defer func() { stopOutbox(); <-outboxDone }()
 
 	handler := c.handler
 	if cfg.Role == config.RoleWorker {
@@ -390,7 +428,7 @@ func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, st
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading password: %w", err)
 	}
-	c, err := build(ctx, cfg, env, slog.New(slog.DiscardHandler))
+	c, err := build(ctx, cfg, env, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -419,4 +457,13 @@ func pagesPrefix(baseURL string) string {
 		return "/"
 	}
 	return strings.TrimRight(u.Path, "/") + "/"
+}
+
+// originOf returns scheme://host of a base URL.
+func originOf(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return baseURL
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -51,11 +55,11 @@ func TestBinary(t *testing.T) {
 	}
 	lookup := func(n string) (string, bool) { v, ok := env[n]; return v, ok }
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"migrate"}, lookup, nil, &out, &errb, nil); code != 0 {
+	if code := run(context.Background(), []string{"migrate"}, lookup, nil, nil, &out, &errb, nil); code != 0 {
 		t.Fatalf("migrate exited %d: %s", code, errb.String())
 	}
 	pw := strings.NewReader("correct horse battery staple 42\n")
-	if code := run(context.Background(), []string{"bootstrap-root", "root@hp.test"}, lookup, pw, &out, &errb, nil); code != 0 {
+	if code := run(context.Background(), []string{"bootstrap-root", "root@hp.test"}, lookup, nil, pw, &out, &errb, nil); code != 0 {
 		t.Fatalf("bootstrap-root exited %d: %s", code, errb.String())
 	}
 	if !strings.Contains(out.String(), "root admin created") {
@@ -65,7 +69,16 @@ func TestBinary(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-role", "api"}, lookup, nil, &out, &errb, ready) }()
+	signingKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(signingKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	environ := []string{"P_KEY_TEST=" + string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+	go func() { done <- run(ctx, []string{"serve", "-role", "api"}, lookup, environ, nil, &out, &errb, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -111,6 +124,25 @@ func TestBinary(t *testing.T) {
 		t.Errorf("GET /web/signin = %d; want 200 with a sign-in form", resp.StatusCode)
 	}
 
+	// Public endpoints at the origin: JWKS with the configured production
+	// key, the page for Epic reviewers, and a plain health check.
+	for _, c := range []struct{ path, want string }{
+		{"/.well-known/jwks.json", `"kty":"RSA"`},
+		{"/nonprod/.well-known/jwks.json", `"keys":[]`},
+		{"/epic/documentation", "HealthPrep"},
+		{"/health", `"status":"ok"`},
+	} {
+		resp, err := hc.Get(base + c.path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s = %d %.200s; want 200 containing %s", c.path, resp.StatusCode, body, c.want)
+		}
+	}
+
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("serve exited %d after shutdown: %s", code, errb.String())
@@ -132,7 +164,7 @@ func TestRefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"HP_BASE_URL": "https://hp.test", "HP_DATABASE_URL": "postgres://app:s3cret@db/hp"}
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"serve"}, func(n string) (string, bool) { v, ok := env[n]; return v, ok }, nil, &out, &errb, nil)
+	code := run(context.Background(), []string{"serve"}, func(n string) (string, bool) { v, ok := env[n]; return v, ok }, nil, nil, &out, &errb, nil)
 	if code == 0 {
 		t.Fatal("serve started without its secrets")
 	}

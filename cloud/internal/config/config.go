@@ -76,6 +76,10 @@ type Config struct {
 
 	MaxRequestBytes   int
 	TrustForwardedFor bool
+
+	// Contact is the address shown to Epic reviewers and clinics on the
+	// public documentation page.
+	Contact string
 }
 
 // Mail configures outgoing email.
@@ -225,6 +229,7 @@ func Load(ctx context.Context, env LookupFunc, secrets Provider) (Config, error)
 		BaseURL:           l.required("HP_BASE_URL"),
 		MaxRequestBytes:   l.integer("HP_MAX_REQUEST_BYTES", 1<<20, 1<<10, 64<<20),
 		TrustForwardedFor: l.boolean("HP_TRUST_FORWARDED_FOR", false),
+		Contact:           l.str("HP_CONTACT_EMAIL", "support@healthprep.example"),
 	}
 	if c.Role != RoleAPI && c.Role != RoleWorker {
 		l.fail("HP_ROLE", "is malformed: must be api or worker")
