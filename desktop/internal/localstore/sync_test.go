@@ -254,8 +254,8 @@ func TestMigrations(t *testing.T) {
 	b.apply(t, localstore.UpsertPatient(ann))
 	var version int
 	mustNil(t, b.raw(t).QueryRow(`PRAGMA user_version`).Scan(&version))
-	if version != 1 {
-		t.Errorf("schema version: got %d, want 1", version)
+	if version != 2 {
+		t.Errorf("schema version: got %d, want 2", version)
 	}
 	var mode string
 	mustNil(t, b.raw(t).QueryRow(`PRAGMA journal_mode`).Scan(&mode))
@@ -278,7 +278,7 @@ func TestMigrations(t *testing.T) {
 	if !errors.Is(err, localstore.ErrNewerSchema) {
 		t.Fatalf("got %v, want ErrNewerSchema", err)
 	}
-	if want := "file has schema version 99, this program knows up to 1"; !strings.Contains(err.Error(), want) {
+	if want := "file has schema version 99, this program knows up to 2"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q: want it to contain %q", err, want)
 	}
 }

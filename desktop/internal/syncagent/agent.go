@@ -90,6 +90,24 @@ type Ack struct {
 // duplicate and nothing was changed.
 var ErrCursorMismatch = errors.New("page does not follow the stored cursor")
 
+// ErrCursorAhead is what Cloud.Pull returns (wrapped or not) when the
+// cursor is ahead of the cloud's data (the cloud was restored from a
+// backup): the agent then resets the store's cursor (Resetter) and pulls
+// everything again, keeping the outbox.
+var ErrCursorAhead = errors.New("the sync cursor is ahead of the cloud")
+
+// ErrRevoked is what Cloud calls return (wrapped or not) when the cloud
+// has revoked this workstation (or the credentials it syncs with): Run
+// stops and returns it, and the caller crypto-shreds the local store.
+var ErrRevoked = errors.New("this workstation's access was revoked by the cloud")
+
+// Resetter is a Store whose cursor can go back to the start.
+type Resetter interface {
+	// ResetCursor sets the cursor to "" if it is still from (else it
+	// fails with ErrCursorMismatch), keeping the outbox.
+	ResetCursor(ctx context.Context, from string) error
+}
+
 // Store is the local store the agent syncs.
 type Store interface {
 	// Cursor returns the stored cursor ("" before the first page).
@@ -187,6 +205,9 @@ func (a *Agent) Nudge() {
 type Result struct {
 	Pushed, Rejected, Applied, Pages int
 	Latest                           int64
+	// Resets counts full resyncs started because the cursor was ahead of
+	// the cloud.
+	Resets int
 }
 
 // errNoProgress: the cloud's answer did not move anything (a stale or
@@ -260,6 +281,20 @@ func (a *Agent) pull(ctx context.Context, r *Result) error {
 			return fmt.Errorf("reading the cursor: %w", err)
 		}
 		p, err := a.cloud.Pull(ctx, cur, a.opt.PageSize)
+		if errors.Is(err, ErrCursorAhead) && cur != "" && r.Resets == 0 {
+			rs, ok := a.store.(Resetter)
+			if !ok {
+				return fmt.Errorf("pulling changes: %w (this store cannot start again)", err)
+			}
+			if err := rs.ResetCursor(ctx, cur); err != nil {
+				if errors.Is(err, ErrCursorMismatch) {
+					return errNoProgress
+				}
+				return fmt.Errorf("starting a full resync: %w", err)
+			}
+			r.Resets++
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("pulling changes: %w", err)
 		}
@@ -314,7 +349,9 @@ func Backoff(n int, minD, maxD time.Duration, rnd *rand.Rand) time.Duration {
 
 // Run syncs until ctx ends: at once, then whenever the cloud's watch
 // reports a newer sequence, Nudge is called, or the poll interval passes.
-// A failed sync is retried with backoff. It returns ctx's error.
+// A failed sync is retried with backoff. It returns ctx's error, or an
+// error wrapping ErrRevoked as soon as the cloud says this workstation
+// was revoked.
 func (a *Agent) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	watching := make(chan bool, 1)
@@ -330,6 +367,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if errors.Is(err, ErrRevoked) {
+				return err
 			}
 			failures++
 			if a.opt.OnError != nil {

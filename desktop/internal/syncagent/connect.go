@@ -24,6 +24,32 @@ const (
 	SyncProtocolVersion = 2
 )
 
+// Error metadata the cloud sets on refusals a client must act on (see
+// proto/healthprep/v1/sync.proto and device.proto).
+const (
+	// SyncErrorHeader is "cursor-ahead" when a pull's cursor is ahead of
+	// the cloud's data.
+	SyncErrorHeader = "Healthprep-Sync-Error"
+	// RevokedHeader is "device" or "user" when the credentials were
+	// revoked (not merely expired).
+	RevokedHeader = "Healthprep-Revoked"
+)
+
+// fromWireError turns the cloud's refusals into the agent's sentinels.
+func fromWireError(err error) error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if r := ce.Meta().Get(RevokedHeader); r != "" {
+		return fmt.Errorf("%w (%s): %w", ErrRevoked, r, err)
+	}
+	if ce.Meta().Get(SyncErrorHeader) == "cursor-ahead" {
+		return fmt.Errorf("%w: %w", ErrCursorAhead, err)
+	}
+	return err
+}
+
 // ConnectCloud is the cloud's SyncService over Connect (HTTP/2; h2c for
 // http:// URLs on loopback). It converts between the wire and the agent's
 // types and implements Cloud and Watcher.
@@ -94,7 +120,7 @@ func (cc *ConnectCloud) Pull(ctx context.Context, cursor string, limit int) (Pul
 	}
 	res, err := cc.client.Pull(ctx, req)
 	if err != nil {
-		return Pulled{}, err
+		return Pulled{}, fromWireError(err)
 	}
 	m := res.Msg
 	p := Pulled{From: m.GetCursor(), Next: m.GetNextCursor(), HasMore: m.GetHasMore(), Latest: m.GetLatestSeq()}
@@ -121,7 +147,7 @@ func (cc *ConnectCloud) Push(ctx context.Context, es []Entry) ([]Ack, error) {
 	}
 	res, err := cc.client.Push(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, fromWireError(err)
 	}
 	var out []Ack
 	for _, a := range res.Msg.GetAcks() {
@@ -142,7 +168,7 @@ func (cc *ConnectCloud) Watch(ctx context.Context, fn func(latest int64) error) 
 	}
 	st, err := cc.client.Watch(ctx, req)
 	if err != nil {
-		return err
+		return fromWireError(err)
 	}
 	defer st.Close()
 	for st.Receive() {
@@ -151,7 +177,7 @@ func (cc *ConnectCloud) Watch(ctx context.Context, fn func(latest int64) error) 
 		}
 	}
 	if err := st.Err(); err != nil {
-		return err
+		return fromWireError(err)
 	}
 	return errors.New("the watch stream ended")
 }

@@ -1,0 +1,92 @@
+package syncstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"healthprep.dev/desktop/internal/localstore"
+	"healthprep.dev/shared/prepsheet"
+	"healthprep.dev/shared/preset"
+	"healthprep.dev/shared/screening"
+)
+
+// Record ids the cloud publishes the organisation's configuration under
+// (see cloud/internal/syncfeed: Publisher).
+const (
+	// OrgConfigID is the config record of the organisation's settings.
+	OrgConfigID = "org"
+	// LibraryID is the screening_type record holding the organisation's
+	// effective screening library (the default preset with its changes).
+	LibraryID = "library"
+)
+
+// OrgConfig is the payload of the config record "org".
+type OrgConfig struct {
+	Timezone           string             `json:"timezone"`
+	DesktopIdleMinutes int                `json:"desktop_idle_minutes"`
+	Lookback           prepsheet.Lookback `json:"lookback"`
+}
+
+// Clinic is what the workstation needs to make prep sheets offline, from
+// the synced configuration (defaults where nothing was synced yet).
+type Clinic struct {
+	Location    *time.Location
+	Lookback    prepsheet.Lookback
+	IdleMinutes int
+	Engine      *screening.Engine
+	// LibraryVersion is the synced library's version ("" for the built-in
+	// default).
+	LibraryVersion string
+}
+
+// Clinic reads the synced configuration and compiles the screening
+// library: the organisation's when synced, else the built-in default.
+func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
+	c := Clinic{Location: time.UTC, Lookback: prepsheet.DefaultLookback(), IdleMinutes: 15}
+	raw, err := s.ls.Setting(ctx, ConfigPrefix+OrgConfigID)
+	switch {
+	case errors.Is(err, localstore.ErrNotFound):
+	case err != nil:
+		return c, fmt.Errorf("reading the organisation's settings: %w", err)
+	default:
+		var oc OrgConfig
+		if err := json.Unmarshal(raw, &oc); err != nil {
+			return c, fmt.Errorf("reading the organisation's settings: %w", err)
+		}
+		if oc.Timezone != "" {
+			loc, err := time.LoadLocation(oc.Timezone)
+			if err != nil {
+				return c, fmt.Errorf("the organisation's time zone: %w", err)
+			}
+			c.Location = loc
+		}
+		if oc.Lookback != (prepsheet.Lookback{}) {
+			c.Lookback = oc.Lookback
+		}
+		if oc.DesktopIdleMinutes > 0 {
+			c.IdleMinutes = oc.DesktopIdleMinutes
+		}
+	}
+	var lib screening.Library
+	raw, err = s.ls.Setting(ctx, ScreeningTypePrefix+LibraryID)
+	switch {
+	case errors.Is(err, localstore.ErrNotFound):
+		if lib, err = preset.Default(); err != nil {
+			return c, fmt.Errorf("loading the default screening library: %w", err)
+		}
+	case err != nil:
+		return c, fmt.Errorf("reading the screening library: %w", err)
+	default:
+		if lib, err = preset.Load(raw); err != nil {
+			return c, fmt.Errorf("reading the synced screening library: %w", err)
+		}
+		c.LibraryVersion = lib.Version
+	}
+	if c.Engine, err = screening.Compile(lib); err != nil {
+		return c, fmt.Errorf("compiling the screening library: %w", err)
+	}
+	return c, nil
+}
