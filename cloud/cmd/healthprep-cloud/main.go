@@ -46,6 +46,7 @@ import (
 
 	"healthprep.dev/cloud/internal/api"
 	"healthprep.dev/cloud/internal/config"
+	"healthprep.dev/cloud/internal/device"
 	"healthprep.dev/cloud/internal/envelope"
 	"healthprep.dev/cloud/internal/epic"
 	"healthprep.dev/cloud/internal/epicconfig"
@@ -217,6 +218,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 		EpicConfigs:   epicConfigs,
 		Ingest:        ingestStore,
 		Sync:          syncfeed.New(pgstore.New(db, envKeys), syncfeed.Options{}),
+		Devices:       device.New(db, time.Now),
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
 	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})

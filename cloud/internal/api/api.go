@@ -50,6 +50,9 @@ type Principal struct {
 	// Pending is what the session still owes before it may do everything
 	// its role allows (PendingNone for a complete sign-in).
 	Pending Pending
+	// DeviceID is the enrolled workstation calling with its device token
+	// (Role is then RoleDevice and UserID the admin who enrolled it).
+	DeviceID uuid.UUID
 }
 
 // Pending is an unfinished step of signing in.
@@ -265,6 +268,10 @@ type Services struct {
 	// Sync is the workstation sync feed (issue 6); nil answers
 	// Unimplemented.
 	Sync Sync
+	// Devices is the workstation registry (issue 6): enrolment, device
+	// tokens, revocation; nil answers Unimplemented and accepts no device
+	// tokens.
+	Devices Devices
 }
 
 // Handler returns the HTTP handler serving every healthprep.v1 service
@@ -280,7 +287,11 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	g := &guard{auth: svc.Authenticator, rules: rules, trustXFF: opt.TrustForwardedFor, log: opt.Logger}
+	authn := svc.Authenticator
+	if svc.Devices != nil {
+		authn = deviceAuthn{sessions: authn, devices: svc.Devices}
+	}
+	g := &guard{auth: authn, rules: rules, trustXFF: opt.TrustForwardedFor, log: opt.Logger}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(versionInterceptor{}, g),
 		connect.WithReadMaxBytes(opt.MaxRequestBytes),
@@ -293,6 +304,7 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 	mux.Handle(healthprepv1connect.NewAuditServiceHandler(&auditServer{log: svc.Audit, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewEpicServiceHandler(&epicServer{configs: svc.EpicConfigs, store: svc.Ingest, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewSyncServiceHandler(&syncServer{sync: svc.Sync, errs: em}, opts...))
+	mux.Handle(healthprepv1connect.NewDeviceServiceHandler(&deviceServer{devices: svc.Devices, errs: em}, opts...))
 	return mux, []string{
 		healthprepv1connect.OrgServiceName,
 		healthprepv1connect.UserServiceName,
@@ -300,5 +312,6 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 		healthprepv1connect.AuditServiceName,
 		healthprepv1connect.EpicServiceName,
 		healthprepv1connect.SyncServiceName,
+		healthprepv1connect.DeviceServiceName,
 	}
 }

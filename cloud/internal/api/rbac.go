@@ -79,10 +79,22 @@ var rules = map[string]rule{
 	// ---- workstation sync (issue 6; handlers in sync.go) ----
 	// Every signed-in role syncs its own organisation's feed; the
 	// handlers never take an org from the request.
-	c.SyncServicePullProcedure:  {roles: everyone},
-	c.SyncServicePushProcedure:  {roles: everyone},
-	c.SyncServiceWatchProcedure: {roles: everyone},
+	c.SyncServicePullProcedure:  {roles: syncers},
+	c.SyncServicePushProcedure:  {roles: syncers},
+	c.SyncServiceWatchProcedure: {roles: syncers},
+
+	// ---- workstation devices (issue 6; handlers in device.go) ----
+	// Admins enrol and revoke; a workstation exchanges a code without a
+	// session (the single-use code is the credential); an enrolled
+	// workstation (RoleDevice) may call only the sync rows above.
+	c.DeviceServiceIssueEnrolmentCodeProcedure: {roles: admins},
+	c.DeviceServiceEnrolDeviceProcedure:        {public: true},
+	c.DeviceServiceListDevicesProcedure:        {roles: admins},
+	c.DeviceServiceRevokeDeviceProcedure:       {roles: admins},
 }
+
+// syncers may sync: every signed-in role and enrolled workstations.
+var syncers = append(append([]Role(nil), Roles...), RoleDevice)
 
 // Messages a person sees when refused. They say what to do, never why a
 // token failed in detail (that would help an attacker).
@@ -131,6 +143,9 @@ func (g *guard) admit(ctx context.Context, procedure string, h http.Header, peer
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New(msgSignIn))
 	}
 	p, err := g.auth.Authenticate(ctx, token)
+	if errors.Is(err, ErrRevoked) {
+		return ctx, revokedError()
+	}
 	if errors.Is(err, ErrSessionInvalid) {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New(msgSignIn))
 	}

@@ -33,6 +33,7 @@ func allProcedures(t *testing.T) []procedure {
 		v1.File_healthprep_v1_auth_proto, v1.File_healthprep_v1_audit_proto,
 		v1.File_healthprep_v1_sync_proto,
 		v1.File_healthprep_v1_epic_proto,
+		v1.File_healthprep_v1_device_proto,
 	} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
@@ -99,6 +100,12 @@ var want = map[string]string{
 	c.SyncServicePullProcedure:  "root admin nurse ma",
 	c.SyncServicePushProcedure:  "root admin nurse ma",
 	c.SyncServiceWatchProcedure: "root admin nurse ma",
+
+	// ---- workstation devices (issue 6) ----
+	c.DeviceServiceIssueEnrolmentCodeProcedure: "root admin",
+	c.DeviceServiceEnrolDeviceProcedure:        "public",
+	c.DeviceServiceListDevicesProcedure:        "root admin",
+	c.DeviceServiceRevokeDeviceProcedure:       "root admin",
 }
 
 // call invokes any procedure with an empty request message (valid for

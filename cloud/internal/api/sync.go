@@ -36,6 +36,9 @@ var errNoSync = connect.NewError(connect.CodeUnimplemented, errors.New("sync is 
 
 func syncActor(ctx context.Context, deviceID string) syncfeed.Actor {
 	cl := CallerFrom(ctx)
+	if cl.Principal.DeviceID != uuid.Nil {
+		deviceID = cl.Principal.DeviceID.String() // authenticated, not claimed
+	}
 	if len(deviceID) > 64 {
 		deviceID = deviceID[:64]
 	}
@@ -48,7 +51,9 @@ func (s *syncServer) wire(ctx context.Context, procedure string, err error) erro
 	case errors.Is(err, syncfeed.ErrBadCursor):
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("cursor: "+syncfeed.ErrBadCursor.Error()))
 	case errors.Is(err, syncfeed.ErrCursorAhead):
-		return connect.NewError(connect.CodeFailedPrecondition, syncfeed.ErrCursorAhead)
+		e := connect.NewError(connect.CodeFailedPrecondition, syncfeed.ErrCursorAhead)
+		e.Meta().Set(SyncErrorHeader, "cursor-ahead")
+		return e
 	case errors.Is(err, syncfeed.ErrTooOld):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New(msgClientTooOld))
 	case errors.Is(err, syncfeed.ErrTooMany):
