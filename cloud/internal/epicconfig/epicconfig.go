@@ -76,7 +76,10 @@ type Config struct {
 	WritebackEnabled    bool
 	WritebackMaxPerDay  int
 	WindowDays          int
-	UpdatedAt           time.Time
+	// ConnectionMode is how the jobs get tokens: AuthorizationCode (an
+	// admin approves in a browser) or BackendServices (our signed JWT).
+	ConnectionMode string
+	UpdatedAt      time.Time
 }
 
 // Update changes some settings; nil fields stay as they are. An empty
@@ -93,6 +96,7 @@ type Update struct {
 	WritebackEnabled   *bool
 	WritebackMaxPerDay *int
 	WindowDays         *int
+	ConnectionMode     *string // AuthorizationCode or BackendServices
 }
 
 // Actor is who acts, for the audit log.
@@ -113,6 +117,9 @@ type Options struct {
 	Now        func() time.Time
 	// StateTTL is how long a started "Connect to Epic" stays valid (10 min).
 	StateTTL time.Duration
+	// SigningKeys sign backend services client assertions (the keys our
+	// JWKS endpoints publish, from epic.KeysFromEnviron).
+	SigningKeys epic.Keys
 }
 
 // Service is the Epic configuration and connection service.
@@ -181,17 +188,18 @@ func tokenField(org tenancy.OrgID, col string) envelope.Field {
 }
 
 const configCols = `client_id, client_secret_enc IS NOT NULL, fhir_base_url, environment, authorize_url, token_url,
-	endpoints_discovered, scopes, rate_limit_per_hour, writeback_enabled, writeback_max_per_day, window_days, updated_at`
+	endpoints_discovered, scopes, rate_limit_per_hour, writeback_enabled, writeback_max_per_day, window_days, updated_at, connection_mode`
 
 func scanConfig(row pgx.Row) (Config, error) {
 	var c Config
 	err := row.Scan(&c.ClientID, &c.ClientSecretSet, &c.FHIRBaseURL, &c.Environment, &c.AuthorizeURL, &c.TokenURL,
-		&c.EndpointsDiscovered, &c.Scopes, &c.RateLimitPerHour, &c.WritebackEnabled, &c.WritebackMaxPerDay, &c.WindowDays, &c.UpdatedAt)
+		&c.EndpointsDiscovered, &c.Scopes, &c.RateLimitPerHour, &c.WritebackEnabled, &c.WritebackMaxPerDay, &c.WindowDays, &c.UpdatedAt, &c.ConnectionMode)
 	return c, err
 }
 
 func defaults() Config {
-	return Config{Environment: Sandbox, Scopes: slices.Clone(DefaultScopes), RateLimitPerHour: 20000, WritebackMaxPerDay: 3, WindowDays: 14}
+	return Config{Environment: Sandbox, Scopes: slices.Clone(DefaultScopes), RateLimitPerHour: 20000, WritebackMaxPerDay: 3, WindowDays: 14,
+		ConnectionMode: AuthorizationCode}
 }
 
 func getTx(ctx context.Context, tx pgx.Tx, org tenancy.OrgID) (Config, bool, error) {
@@ -297,6 +305,10 @@ func (c *Config) apply(u Update) (fields []string, err error) {
 		c.WindowDays = *u.WindowDays
 		fields = append(fields, "window_days")
 	}
+	if u.ConnectionMode != nil {
+		c.ConnectionMode = strings.TrimSpace(*u.ConnectionMode)
+		fields = append(fields, "connection_mode")
+	}
 	if u.ClientSecret != nil {
 		fields = append(fields, "client_secret")
 	}
@@ -341,6 +353,9 @@ func (c *Config) validate(u Update) error {
 	if c.WindowDays < 0 || c.WindowDays > 90 {
 		return invalid("window_days must be from 0 to 90")
 	}
+	if c.ConnectionMode != AuthorizationCode && c.ConnectionMode != BackendServices {
+		return invalid("connection_mode must be authorization_code or backend_services")
+	}
 	return nil
 }
 
@@ -383,16 +398,18 @@ func (s *Service) Update(ctx context.Context, actor Actor, org tenancy.OrgID, u 
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO epic_configs (org_id, client_id, fhir_base_url, environment, authorize_url, token_url,
-				endpoints_discovered, scopes, rate_limit_per_hour, writeback_enabled, writeback_max_per_day, window_days, updated_at, updated_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				endpoints_discovered, scopes, rate_limit_per_hour, writeback_enabled, writeback_max_per_day, window_days, updated_at, updated_by,
+				connection_mode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (org_id) DO UPDATE SET client_id = EXCLUDED.client_id, fhir_base_url = EXCLUDED.fhir_base_url,
 				environment = EXCLUDED.environment, authorize_url = EXCLUDED.authorize_url, token_url = EXCLUDED.token_url,
 				endpoints_discovered = EXCLUDED.endpoints_discovered, scopes = EXCLUDED.scopes,
 				rate_limit_per_hour = EXCLUDED.rate_limit_per_hour, writeback_enabled = EXCLUDED.writeback_enabled,
 				writeback_max_per_day = EXCLUDED.writeback_max_per_day, window_days = EXCLUDED.window_days,
-				updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`,
+				updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, connection_mode = EXCLUDED.connection_mode`,
 			org, c.ClientID, c.FHIRBaseURL, c.Environment, c.AuthorizeURL, c.TokenURL, c.EndpointsDiscovered, c.Scopes,
-			c.RateLimitPerHour, c.WritebackEnabled, c.WritebackMaxPerDay, c.WindowDays, s.opt.Now(), nullUUID(actor.UserID)); err != nil {
+			c.RateLimitPerHour, c.WritebackEnabled, c.WritebackMaxPerDay, c.WindowDays, s.opt.Now(), nullUUID(actor.UserID),
+			c.ConnectionMode); err != nil {
 			return fmt.Errorf("saving Epic configuration: %w", err)
 		}
 		if u.ClientSecret != nil {

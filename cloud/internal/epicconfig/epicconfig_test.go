@@ -34,6 +34,7 @@ type bundle struct {
 	db       *tenancy.DB
 	pgdb     *pgtest.DB
 	svc      *epicconfig.Service
+	keys     *envelope.Keys
 	sb       *sandbox.Sandbox
 	fhirBase string
 	orgA     tenancy.OrgID
@@ -66,7 +67,7 @@ func setup(t *testing.T) bundle {
 	if err := sb.RegisterClient(sandbox.Client{ID: "hp-client", Secret: secret, RedirectURIs: []string{svc.RedirectURL()}}); err != nil {
 		t.Fatal(err)
 	}
-	return bundle{db: db, pgdb: d, svc: svc, sb: sb, fhirBase: srv.FHIRBase(),
+	return bundle{db: db, pgdb: d, svc: svc, keys: keys, sb: sb, fhirBase: srv.FHIRBase(),
 		orgA: createOrg(t, db, "clinic-a"), orgB: createOrg(t, db, "clinic-b"),
 		actor: epicconfig.Actor{UserID: uuid.New(), Role: "admin", IP: "127.0.0.1"}}
 }

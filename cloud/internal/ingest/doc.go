@@ -15,8 +15,19 @@
 //     stopped at any point and run again without duplicates or gaps.
 //   - PGLimiter is the org's FHIR rate limit shared by every replica (a
 //     token bucket in Postgres).
+//   - WriteBack files a visit's prep sheet in the org's Epic: the sheet is
+//     assembled from the stored chart with the shared screening engine and
+//     the default presets, rendered as PDF, and sent as a DocumentReference
+//     (LOINC 11506-3, subject = the patient, context = the visit, our
+//     identifier and tag so ingest skips it). The first write creates it;
+//     later ones replace it in place (If-Match on our version), an unchanged
+//     sheet is not sent, and at most the org's limit per patient per day
+//     reaches Epic. One row per visit (prep_sheet_writebacks) records the
+//     document, its version, attempts and the last error in words.
 //   - Jobs wires it all into River: a periodic ingest and token refresh
-//     per connected org, and prep-sheet write-back to Epic.
+//     per connected org (authorization code or backend services), and,
+//     after each successful ingest with write-back on, a write-back job per
+//     visit of the day, retried with backoff.
 //
 // Nothing here logs PHI; errors name resources by type and FHIR id only.
 package ingest

@@ -28,6 +28,7 @@ const Queue = "epic"
 type Connections interface {
 	Credentials(ctx context.Context, org tenancy.OrgID) (epicconfig.Credentials, error)
 	AuthCode(cr epicconfig.Credentials) *epic.AuthCode
+	Backend(cr epicconfig.Credentials) (*epic.Backend, error)
 	SaveToken(ctx context.Context, org tenancy.OrgID, tok *oauth2.Token, connected bool) error
 	RecordSync(ctx context.Context, org tenancy.OrgID, syncErr error) error
 	RecordError(ctx context.Context, org tenancy.OrgID, action string, failure error) error
@@ -96,6 +97,10 @@ type JobsConfig struct {
 	// Run tunes each ingest.
 	Run    RunOptions
 	Logger *slog.Logger
+	// Now is the clock of write-back (its daily limit); nil: time.Now.
+	Now func() time.Time
+	// FHIRRetry is the FHIR client's retry policy (zero: epic.DefaultRetry).
+	FHIRRetry epic.RetryPolicy
 }
 
 // Jobs are the Epic background jobs.
@@ -123,6 +128,9 @@ func NewJobs(db *tenancy.DB, store *Store, conns Connections, cfg JobsConfig) *J
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Jobs{store: store, db: db, conns: conns, cfg: cfg}
 }
 
@@ -133,6 +141,7 @@ func (j *Jobs) Client(pool *pgxpool.Pool, extra ...func(*river.Workers)) (*river
 	river.AddWorker(w, &ingestWorker{j: j})
 	river.AddWorker(w, &refreshWorker{j: j})
 	river.AddWorker(w, &scheduleWorker{j: j})
+	river.AddWorker(w, &writebackWorker{j: j})
 	for _, f := range extra {
 		f(w)
 	}
@@ -218,11 +227,29 @@ func (j *Jobs) fhirClient(ctx context.Context, org tenancy.OrgID) (*epic.Client,
 	if cr.Token == nil {
 		return nil, epicconfig.ErrNotConnected
 	}
-	ac := j.conns.AuthCode(cr)
-	toks := ac.Tokens(cr.Token, func(ctx context.Context, tok *oauth2.Token) error { return j.conns.SaveToken(ctx, org, tok, false) })
+	var toks epic.TokenSource
+	if cr.Config.ConnectionMode == epicconfig.BackendServices {
+		b, err := j.conns.Backend(cr)
+		if err != nil {
+			return nil, err
+		}
+		// A new token with a fresh assertion whenever the cached one is
+		// near expiry; stored so the status shows it.
+		toks = epic.NewTokens(cr.Token, func(ctx context.Context) (*oauth2.Token, error) {
+			tok, err := b.Token(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return tok, j.conns.SaveToken(ctx, org, tok, false)
+		})
+	} else {
+		ac := j.conns.AuthCode(cr)
+		toks = ac.Tokens(cr.Token, func(ctx context.Context, tok *oauth2.Token) error { return j.conns.SaveToken(ctx, org, tok, false) })
+	}
 	return epic.NewClient(epic.Config{
 		BaseURL: cr.Config.FHIRBaseURL, Tokens: toks,
 		Limiter: NewPGLimiter(j.db, org, cr.Config.RateLimitPerHour, 0),
+		Retry:   j.cfg.FHIRRetry,
 	})
 }
 
@@ -255,6 +282,9 @@ func (w *ingestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	if errors.Is(runErr, epic.ErrAuthorization) {
 		return river.JobCancel(runErr)
 	}
+	if runErr == nil {
+		return w.j.enqueueWritebacks(ctx, org, cfg.Config.WritebackEnabled)
+	}
 	return runErr
 }
 
@@ -278,7 +308,17 @@ func (w *refreshWorker) Work(ctx context.Context, job *river.Job[RefreshArgs]) e
 	if cr.Token == nil {
 		return river.JobCancel(epicconfig.ErrNotConnected)
 	}
-	tok, err := w.j.conns.AuthCode(cr).Refresh(ctx, cr.Token.RefreshToken)
+	var tok *oauth2.Token
+	if cr.Config.ConnectionMode == epicconfig.BackendServices {
+		// Backend services has no refresh token: a new assertion gets a
+		// new token.
+		var b *epic.Backend
+		if b, err = w.j.conns.Backend(cr); err == nil {
+			tok, err = b.Token(ctx)
+		}
+	} else {
+		tok, err = w.j.conns.AuthCode(cr).Refresh(ctx, cr.Token.RefreshToken)
+	}
 	if err != nil {
 		if rerr := w.j.conns.RecordError(ctx, org, "epic.token.refresh", err); rerr != nil {
 			return rerr

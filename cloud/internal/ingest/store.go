@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 
 	"healthprep.dev/cloud/internal/envelope"
 	"healthprep.dev/cloud/internal/tenancy"
+	"healthprep.dev/shared/screening"
 )
 
 // Store is the ingest store: patients, appointments, chart resources,
@@ -20,6 +22,12 @@ import (
 type Store struct {
 	db   *tenancy.DB
 	keys *envelope.Keys
+
+	// The screening engine write-back assembles sheets with (the default
+	// presets), compiled on first use.
+	engineOnce sync.Once
+	engine     *screening.Engine
+	engineErr  error
 }
 
 // NewStore returns a Store.
