@@ -2,7 +2,12 @@ module healthprep.dev/desktop
 
 go 1.26.0
 
-require healthprep.dev/shared v0.0.0
+require (
+	connectrpc.com/connect v1.21.1
+	google.golang.org/protobuf v1.36.12
+	healthprep.dev/proto v0.0.0
+	healthprep.dev/shared v0.0.0
+)
 
 require (
 	fyne.io/fyne/v2 v2.7.1 // indirect
@@ -59,3 +64,5 @@ require (
 )
 
 replace healthprep.dev/shared => ../shared
+
+replace healthprep.dev/proto => ../proto

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"healthprep.dev/desktop/internal/keystore"
 	"healthprep.dev/desktop/internal/syncagent"
-	"healthprep.dev/desktop/internal/syncagent/memlocal"
 )
 
 // TestUsage checks what a person sees for bad usage.
@@ -25,11 +26,17 @@ func TestUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "usage: healthprep agent"},
+		{nil, "usage: healthprep enrol|agent|sheets"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"agent", "-profile", "p", "-token-env", "T"}, "-server: required"},
-		{[]string{"agent", "-server", "http://127.0.0.1:1", "-profile", "p"}, "give exactly one of -token-file and -token-env"},
-		{[]string{"agent", "-server", "https://cloud.example.org", "-profile", "p", "-token-env", "T"}, "syncs only with a loopback server"},
+		{[]string{"agent", "-token-env", "T"}, "-profile: required"},
+		{[]string{"agent", "-profile", t.TempDir(), "-token-env", "T"}, "-server: required (this workstation is not enrolled)"},
+		{[]string{"agent", "-profile", t.TempDir()}, "this workstation is not enrolled: run healthprep enrol first"},
+		{[]string{"agent", "-server", "http://127.0.0.1:1", "-profile", "p", "-token-env", "T", "-token-file", "f"}, "give at most one of -token-file and -token-env"},
+		{[]string{"agent", "-server", "http://cloud.example.org", "-profile", "p", "-token-env", "T"}, "plain http is allowed only on loopback; use https"},
+		{[]string{"agent", "-profile", "p", "-keystore", "plaintext"}, "-keystore: want os or insecure-file-for-tests"},
+		{[]string{"enrol", "-profile", "p", "-server", "https://cloud.example.org", "-name", "x"}, "-code: required"},
+		{[]string{"sheets", "-profile", "p", "-days", "0"}, "-days: must be 1–366"},
+		{[]string{"sheets", "-profile", "p", "-from", "tomorrow"}, "-from: want YYYY-MM-DD"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -147,7 +154,8 @@ func TestAgentAndCloudSurviveKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Results recorded on the workstation before it first syncs.
-	local, err := memlocal.Open(filepath.Join(profile, "sync-test-store.json"))
+	pf := profileFlags{Dir: profile, Keystore: string(keystore.BackendInsecureFile)}
+	local, err := openProfile(context.Background(), pf, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +164,14 @@ func TestAgentAndCloudSurviveKill(t *testing.T) {
 		e := syncagent.Entry{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1), Kind: "print_event", Payload: fmt.Appendf(nil, `{"sheet":%d}`, i)}
 		if i%3 == 0 {
 			e.Kind, e.RecordID = "override", fmt.Sprintf("o%d", i)
+			e.Payload = fmt.Appendf(nil, `{"id":"o%d","patient_id":"p1"}`, i)
 		}
-		if err := local.Enqueue(e); err != nil {
+		if _, err := local.sync.Enqueue(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)
 	}
+	local.Close()
 	state := filepath.Join(dir, "cloud.json")
 	const records = 3000
 	cloudArgs := func(addr string) []string {
@@ -171,7 +181,7 @@ func TestAgentAndCloudSurviveKill(t *testing.T) {
 	line := cloud.waitLine(t, "listening on ")
 	url := line[strings.Index(line, "http://"):]
 	addr := strings.TrimPrefix(url, "http://")
-	agentArgs := []string{"agent", "-server", url, "-profile", profile, "-token-env", "HP_TOKEN", "-page-size", "25"}
+	agentArgs := []string{"agent", "-server", url, "-profile", profile, "-keystore", string(keystore.BackendInsecureFile), "-token-env", "HP_TOKEN", "-page-size", "25"}
 	env := []string{"HP_TOKEN=tok"}
 
 	agent := start(t, env, agentBin, agentArgs...)
@@ -188,7 +198,7 @@ func TestAgentAndCloudSurviveKill(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var problem string
 	for time.Now().Before(deadline) {
-		if problem = converged(t, state, filepath.Join(profile, "sync-test-store.json"), ids); problem == "" {
+		if problem = converged(t, state, pf, ids); problem == "" {
 			break
 		}
 		time.Sleep(200 * time.Millisecond) // polling files with a deadline
@@ -200,22 +210,24 @@ func TestAgentAndCloudSurviveKill(t *testing.T) {
 	cloud.kill()
 }
 
-func converged(t *testing.T, cloudFile, localFile string, ids []string) string {
+// converged compares the workstation's encrypted store (opened as a
+// second reader beside the running agent) with the cloud's state file.
+func converged(t *testing.T, cloudFile string, pf profileFlags, ids []string) string {
 	t.Helper()
+	ctx := context.Background()
 	var cs cloudState
 	b, err := os.ReadFile(cloudFile)
 	if err != nil || json.Unmarshal(b, &cs) != nil {
 		return "cloud state unreadable"
 	}
-	local, err := memlocal.Open(localFile)
+	local, err := openProfile(ctx, pf, false)
 	if err != nil {
-		return "local store unreadable"
+		return "local store unreadable: " + err.Error()
 	}
-	if n := len(local.Pending()); n > 0 {
-		return fmt.Sprintf("%d results still in the outbox", n)
+	defer local.Close()
+	if es, err := local.sync.Outbox(ctx, 100); err != nil || len(es) > 0 {
+		return fmt.Sprintf("%d results still in the outbox (%v)", len(es), err)
 	}
-	got := local.Records()
-	want := 0
 	for _, o := range cs.Orgs {
 		have := map[string]bool{}
 		for _, r := range o.Receipts {
@@ -226,19 +238,30 @@ func converged(t *testing.T, cloudFile, localFile string, ids []string) string {
 				return "result " + id + " missing in the cloud"
 			}
 		}
+		overrides := 0
 		for _, r := range o.Records {
-			if r.Kind == "print_event" {
-				continue
-			}
-			want++
-			g, ok := got[r.Kind+"/"+r.ID]
-			if !ok || g.Seq != r.Seq || g.Payload != string(r.Payload) {
-				return fmt.Sprintf("%s/%s differs (local %+v, cloud seq %d)", r.Kind, r.ID, g, r.Seq)
+			switch r.Kind {
+			case "patient":
+				var fp struct {
+					Name []struct {
+						Given []string `json:"given"`
+					} `json:"name"`
+				}
+				_ = json.Unmarshal(r.Payload, &fp)
+				p, err := local.local.Patient(ctx, r.ID)
+				if err != nil || p.Name != fp.Name[0].Given[0]+" Seed" {
+					return fmt.Sprintf("patient %s: local %q, %v", r.ID, p.Name, err)
+				}
+			case "override":
+				overrides++
+				if seq, err := local.sync.BaseSeq(ctx, r.ID); err != nil || seq != r.Seq {
+					return fmt.Sprintf("override %s at local seq %d (%v), cloud %d", r.ID, seq, err, r.Seq)
+				}
 			}
 		}
-	}
-	if len(got) != want {
-		return fmt.Sprintf("local store holds %d records; cloud %d", len(got), want)
+		if ovs, err := local.local.Overrides(ctx, "p1"); err != nil || len(ovs) != overrides {
+			return fmt.Sprintf("local store holds %d overrides (%v); cloud %d", len(ovs), err, overrides)
+		}
 	}
 	return ""
 }

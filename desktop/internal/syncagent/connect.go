@@ -62,15 +62,20 @@ type ConnectCloud struct {
 // NewConnectCloud returns a client of the server at baseURL. token returns
 // the bearer session token for each call.
 func NewConnectCloud(baseURL string, token func() (string, error), deviceID string) *ConnectCloud {
+	return &ConnectCloud{client: c.NewSyncServiceClient(HTTPClient(), baseURL), token: token, deviceID: deviceID}
+}
+
+// HTTPClient returns the client the workstation talks to the cloud with:
+// HTTP/2 (h2c for http:// URLs on loopback), TLS 1.2 or newer.
+func HTTPClient() *http.Client {
 	p := new(http.Protocols)
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(true)
-	hc := &http.Client{Transport: &http.Transport{
+	return &http.Client{Transport: &http.Transport{
 		Protocols:       p,
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 		DialContext:     (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 	}}
-	return &ConnectCloud{client: c.NewSyncServiceClient(hc, baseURL), token: token, deviceID: deviceID}
 }
 
 func (cc *ConnectCloud) auth(h http.Header) error {

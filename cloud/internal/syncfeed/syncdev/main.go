@@ -64,11 +64,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if n, _ := st.LatestSeq(ctx, Org); n == 0 && *seed > 0 {
-		kinds := []syncfeed.Kind{syncfeed.KindPatient, syncfeed.KindAppointment, syncfeed.KindChartResource, syncfeed.KindChartResource}
+		// FHIR Patients, as ingest would publish them (synthetic).
 		err := st.Update(ctx, Org, func(tx syncfeed.Tx) error {
 			for i := range *seed {
-				k := kinds[i%len(kinds)]
-				if _, err := tx.Put(k, fmt.Sprintf("%s-%d", k, i), syncfeed.OpUpsert, fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				id := fmt.Sprintf("p%d", i)
+				payload := fmt.Appendf(nil, `{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-01-01","name":[{"given":["n%d"],"family":"Seed"}]}`, id, i)
+				if _, err := tx.Put(syncfeed.KindPatient, id, syncfeed.OpUpsert, payload); err != nil {
 					return err
 				}
 			}
