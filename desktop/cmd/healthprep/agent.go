@@ -163,4 +163,3 @@ func failed(ctx context.Context, p *profile, dev DeviceRecord, err error, stderr
 	fmt.Fprintln(stderr, "healthprep agent: the cloud revoked this workstation; its local data was crypto-shredded and can no longer be read")
 	return 3
 }
-
