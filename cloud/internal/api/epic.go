@@ -19,7 +19,7 @@ type EpicConfigs interface {
 	Get(ctx context.Context, org tenancy.OrgID) (epicconfig.Config, error)
 	Update(ctx context.Context, actor epicconfig.Actor, org tenancy.OrgID, u epicconfig.Update) (epicconfig.Config, error)
 	Registration() epicconfig.Registration
-	Start(ctx context.Context, actor epicconfig.Actor, org tenancy.OrgID) (string, error)
+	Connect(ctx context.Context, actor epicconfig.Actor, org tenancy.OrgID) (epicconfig.Connection, error)
 	Status(ctx context.Context, org tenancy.OrgID) (epicconfig.Status, error)
 }
 
@@ -27,6 +27,8 @@ type EpicConfigs interface {
 type IngestStore interface {
 	Quarantine(ctx context.Context, org tenancy.OrgID, limit int) ([]ingest.Quarantined, error)
 	FindPatientsByMRN(ctx context.Context, org tenancy.OrgID, rd ingest.Reader, mrn string) ([]ingest.Patient, error)
+	Count(ctx context.Context, org tenancy.OrgID) (ingest.Counts, error)
+	Writebacks(ctx context.Context, org tenancy.OrgID, limit int) (ingest.WritebackSummary, error)
 }
 
 // epicServer serves EpicService. Without its services (a deployment that
@@ -51,6 +53,11 @@ func (s *epicServer) wire(ctx context.Context, procedure string, err error) erro
 		return connect.NewError(connect.CodeInvalidArgument, errors.New(afterMarker(err, epicconfig.ErrInvalid.Error()+": ")))
 	case errors.Is(err, epicconfig.ErrNotConfigured):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("enter the Epic client ID and FHIR base URL first"))
+	case errors.Is(err, epicconfig.ErrConnect):
+		// The token endpoint's OAuth error codes, never a secret.
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, epicconfig.ErrNoSigningKey):
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New("backend services needs a signing key on this server: "+epicconfig.ErrNoSigningKey.Error()))
 	case errors.Is(err, envelope.ErrShredded):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("this organisation's data has been destroyed"))
 	}
@@ -64,12 +71,20 @@ func envToWire(e string) v1.EpicEnvironment {
 	return v1.EpicEnvironment_EPIC_ENVIRONMENT_SANDBOX
 }
 
+func modeToWire(m string) v1.EpicConnectionMode {
+	if m == epicconfig.BackendServices {
+		return v1.EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES
+	}
+	return v1.EpicConnectionMode_EPIC_CONNECTION_MODE_AUTHORIZATION_CODE
+}
+
 func epicConfigToWire(c epicconfig.Config) *v1.EpicConfig {
 	return &v1.EpicConfig{
 		ClientId: c.ClientID, ClientSecretSet: c.ClientSecretSet, FhirBaseUrl: c.FHIRBaseURL, Environment: envToWire(c.Environment),
 		AuthorizeUrl: c.AuthorizeURL, TokenUrl: c.TokenURL, EndpointsDiscovered: c.EndpointsDiscovered, Scopes: c.Scopes,
 		RateLimitPerHour: int32(c.RateLimitPerHour), WritebackEnabled: c.WritebackEnabled,
 		WritebackMaxPerDay: int32(c.WritebackMaxPerDay), WindowDays: int32(c.WindowDays), UpdatedAt: timeToWire(c.UpdatedAt),
+		ConnectionMode: modeToWire(c.ConnectionMode),
 	}
 }
 
@@ -110,6 +125,14 @@ func (s *epicServer) UpdateEpicConfig(ctx context.Context, req *connect.Request[
 		e := epicconfig.Production
 		u.Environment = &e
 	}
+	switch m.GetConnectionMode() {
+	case v1.EpicConnectionMode_EPIC_CONNECTION_MODE_AUTHORIZATION_CODE:
+		mode := epicconfig.AuthorizationCode
+		u.ConnectionMode = &mode
+	case v1.EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES:
+		mode := epicconfig.BackendServices
+		u.ConnectionMode = &mode
+	}
 	if m.GetSetScopes() {
 		u.Scopes = append([]string{}, m.GetScopes()...)
 	}
@@ -142,11 +165,11 @@ func (s *epicServer) StartEpicConnect(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.configs.Start(ctx, epicActor(ctx), org)
+	cn, err := s.configs.Connect(ctx, epicActor(ctx), org)
 	if err != nil {
 		return nil, s.wire(ctx, req.Spec().Procedure, err)
 	}
-	return connect.NewResponse(&v1.StartEpicConnectResponse{AuthorizeUrl: u}), nil
+	return connect.NewResponse(&v1.StartEpicConnectResponse{AuthorizeUrl: cn.AuthorizeURL, Connected: cn.Connected}), nil
 }
 
 func (s *epicServer) GetEpicStatus(ctx context.Context, req *connect.Request[v1.GetEpicStatusRequest]) (*connect.Response[v1.GetEpicStatusResponse], error) {
@@ -161,11 +184,32 @@ func (s *epicServer) GetEpicStatus(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, s.wire(ctx, req.Spec().Procedure, err)
 	}
-	return connect.NewResponse(&v1.GetEpicStatusResponse{
+	out := &v1.GetEpicStatusResponse{
 		Configured: st.Configured, Connected: st.Connected, TokenExpiresAt: timeToWire(st.TokenExpiresAt),
 		ConnectedAt: timeToWire(st.ConnectedAt), LastSyncAt: timeToWire(st.LastSyncAt), LastError: st.LastError,
 		LastErrorAt: timeToWire(st.LastErrorAt),
-	}), nil
+	}
+	if s.store != nil {
+		n, err := s.store.Count(ctx, org)
+		if err != nil {
+			return nil, s.wire(ctx, req.Spec().Procedure, err)
+		}
+		out.Ingest = &v1.EpicIngestCounts{Patients: int64(n.Patients), Appointments: int64(n.Appointments),
+			ChartResources: int64(n.ChartResources), Quarantined: int64(n.Quarantined)}
+		wb, err := s.store.Writebacks(ctx, org, 20)
+		if err != nil {
+			return nil, s.wire(ctx, req.Spec().Procedure, err)
+		}
+		out.Writeback = &v1.EpicWritebackStatus{Written: int32(wb.Written), Failed: int32(wb.Failed), Capped: int32(wb.Capped),
+			Pending: int32(wb.Pending)}
+		for _, p := range wb.Problems {
+			out.Writeback.Problems = append(out.Writeback.Problems, &v1.EpicWritebackProblem{
+				AppointmentFhirId: p.AppointmentID, PatientFhirId: p.PatientID, DocumentFhirId: p.DocumentID, Status: p.Status,
+				Attempts: int32(p.Attempts), LastError: p.LastError, LastAttemptAt: timeToWire(p.LastAttemptAt),
+			})
+		}
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (s *epicServer) ListQuarantine(ctx context.Context, req *connect.Request[v1.ListQuarantineRequest]) (*connect.Response[v1.ListQuarantineResponse], error) {

@@ -100,6 +100,27 @@ func TestEpicServiceOverRealStores(t *testing.T) {
 	if reads != 1 {
 		t.Errorf("PHI reads audited = %d; want 1", reads)
 	}
+	// The status shows what ingest holds and how write-back goes.
+	stReq := connect.NewRequest(&v1.GetEpicStatusRequest{})
+	as("admin", stReq)
+	st, err := cl.GetEpicStatus(ctx, stReq)
+	if err != nil || st.Msg.GetIngest().GetPatients() != 1 || st.Msg.GetWriteback() == nil || st.Msg.GetWriteback().GetFailed() != 0 {
+		t.Errorf("status = %v, %v; want 1 patient ingested and an empty write-back summary", st, err)
+	}
+	// Backend services mode: chosen through the API; connecting on a
+	// server without a signing key says what is missing.
+	mode := connect.NewRequest(&v1.UpdateEpicConfigRequest{ConnectionMode: v1.EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES})
+	as("admin", mode)
+	if res, err := cl.UpdateEpicConfig(ctx, mode); err != nil ||
+		res.Msg.GetConfig().GetConnectionMode() != v1.EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES {
+		t.Errorf("choosing backend services: %v, %v", res, err)
+	}
+	start := connect.NewRequest(&v1.StartEpicConnectRequest{})
+	as("admin", start)
+	if _, err := cl.StartEpicConnect(ctx, start); connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "signing key") {
+		t.Errorf("connect without a key: %v; want FailedPrecondition naming the signing key", err)
+	}
+
 	// Org B's nurse-equivalent (root naming org B) finds nothing of org A's.
 	findB := connect.NewRequest(&v1.FindPatientByMrnRequest{OrgId: orgB.String(), Mrn: "M-9"})
 	as("root", findB)

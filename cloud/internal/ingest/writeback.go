@@ -388,6 +388,7 @@ func (s *Store) Writebacks(ctx context.Context, org tenancy.OrgID, limit int) (W
 				&w.LastError, &w.LastAttemptAt, &w.WrittenAt); err != nil {
 				return err
 			}
+			w.LastAttemptAt, w.WrittenAt = unEpoch(w.LastAttemptAt), unEpoch(w.WrittenAt)
 			out.Problems = append(out.Problems, w)
 		}
 		return rows.Err()
@@ -414,7 +415,16 @@ func (s *Store) Writeback(ctx context.Context, org tenancy.OrgID, appointmentID 
 	if err != nil {
 		return Writeback{}, fmt.Errorf("reading write-back: %w", err)
 	}
+	w.LastAttemptAt, w.WrittenAt = unEpoch(w.LastAttemptAt), unEpoch(w.WrittenAt)
 	return w, nil
+}
+
+// unEpoch turns the 'epoch' a NULL time was coalesced to back into zero.
+func unEpoch(t time.Time) time.Time {
+	if t.Unix() == 0 {
+		return time.Time{}
+	}
+	return t
 }
 
 // visitsToWrite lists the appointments of the org's current local day

@@ -72,6 +72,60 @@ func (EpicEnvironment) EnumDescriptor() ([]byte, []int) {
 	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{0}
 }
 
+// EpicConnectionMode is how the background jobs get Epic tokens.
+type EpicConnectionMode int32
+
+const (
+	EpicConnectionMode_EPIC_CONNECTION_MODE_UNSPECIFIED EpicConnectionMode = 0
+	// SMART standalone launch: an admin approves in a browser; refreshed
+	// with the refresh token.
+	EpicConnectionMode_EPIC_CONNECTION_MODE_AUTHORIZATION_CODE EpicConnectionMode = 1
+	// SMART Backend Services: client_credentials with a private_key_jwt
+	// assertion signed by a key our JWKS URL publishes.
+	EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES EpicConnectionMode = 2
+)
+
+// Enum value maps for EpicConnectionMode.
+var (
+	EpicConnectionMode_name = map[int32]string{
+		0: "EPIC_CONNECTION_MODE_UNSPECIFIED",
+		1: "EPIC_CONNECTION_MODE_AUTHORIZATION_CODE",
+		2: "EPIC_CONNECTION_MODE_BACKEND_SERVICES",
+	}
+	EpicConnectionMode_value = map[string]int32{
+		"EPIC_CONNECTION_MODE_UNSPECIFIED":        0,
+		"EPIC_CONNECTION_MODE_AUTHORIZATION_CODE": 1,
+		"EPIC_CONNECTION_MODE_BACKEND_SERVICES":   2,
+	}
+)
+
+func (x EpicConnectionMode) Enum() *EpicConnectionMode {
+	p := new(EpicConnectionMode)
+	*p = x
+	return p
+}
+
+func (x EpicConnectionMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EpicConnectionMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_healthprep_v1_epic_proto_enumTypes[1].Descriptor()
+}
+
+func (EpicConnectionMode) Type() protoreflect.EnumType {
+	return &file_healthprep_v1_epic_proto_enumTypes[1]
+}
+
+func (x EpicConnectionMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EpicConnectionMode.Descriptor instead.
+func (EpicConnectionMode) EnumDescriptor() ([]byte, []int) {
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{1}
+}
+
 // EpicConfig is an organisation's Epic configuration as shown to admins.
 type EpicConfig struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -90,10 +144,11 @@ type EpicConfig struct {
 	WritebackEnabled   bool  `protobuf:"varint,10,opt,name=writeback_enabled,json=writebackEnabled,proto3" json:"writeback_enabled,omitempty"`
 	WritebackMaxPerDay int32 `protobuf:"varint,11,opt,name=writeback_max_per_day,json=writebackMaxPerDay,proto3" json:"writeback_max_per_day,omitempty"`
 	// The appointment window: today … today + window_days.
-	WindowDays    int32                  `protobuf:"varint,12,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WindowDays     int32                  `protobuf:"varint,12,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	UpdatedAt      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	ConnectionMode EpicConnectionMode     `protobuf:"varint,14,opt,name=connection_mode,json=connectionMode,proto3,enum=healthprep.v1.EpicConnectionMode" json:"connection_mode,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EpicConfig) Reset() {
@@ -217,6 +272,13 @@ func (x *EpicConfig) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *EpicConfig) GetConnectionMode() EpicConnectionMode {
+	if x != nil {
+		return x.ConnectionMode
+	}
+	return EpicConnectionMode_EPIC_CONNECTION_MODE_UNSPECIFIED
+}
+
 type GetEpicConfigRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
@@ -324,8 +386,10 @@ type UpdateEpicConfigRequest struct {
 	WritebackEnabled   *bool    `protobuf:"varint,11,opt,name=writeback_enabled,json=writebackEnabled,proto3,oneof" json:"writeback_enabled,omitempty"`
 	WritebackMaxPerDay *int32   `protobuf:"varint,12,opt,name=writeback_max_per_day,json=writebackMaxPerDay,proto3,oneof" json:"writeback_max_per_day,omitempty"`
 	WindowDays         *int32   `protobuf:"varint,13,opt,name=window_days,json=windowDays,proto3,oneof" json:"window_days,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// UNSPECIFIED leaves the mode unchanged.
+	ConnectionMode EpicConnectionMode `protobuf:"varint,14,opt,name=connection_mode,json=connectionMode,proto3,enum=healthprep.v1.EpicConnectionMode" json:"connection_mode,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UpdateEpicConfigRequest) Reset() {
@@ -447,6 +511,13 @@ func (x *UpdateEpicConfigRequest) GetWindowDays() int32 {
 		return *x.WindowDays
 	}
 	return 0
+}
+
+func (x *UpdateEpicConfigRequest) GetConnectionMode() EpicConnectionMode {
+	if x != nil {
+		return x.ConnectionMode
+	}
+	return EpicConnectionMode_EPIC_CONNECTION_MODE_UNSPECIFIED
 }
 
 type UpdateEpicConfigResponse struct {
@@ -678,7 +749,10 @@ type StartEpicConnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Open this URL in the admin's browser; Epic sends it back to our
 	// redirect URI.
-	AuthorizeUrl  string `protobuf:"bytes,1,opt,name=authorize_url,json=authorizeUrl,proto3" json:"authorize_url,omitempty"`
+	AuthorizeUrl string `protobuf:"bytes,1,opt,name=authorize_url,json=authorizeUrl,proto3" json:"authorize_url,omitempty"`
+	// True when the connection is made already (backend services mode);
+	// authorize_url is empty then.
+	Connected     bool `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -718,6 +792,13 @@ func (x *StartEpicConnectResponse) GetAuthorizeUrl() string {
 		return x.AuthorizeUrl
 	}
 	return ""
+}
+
+func (x *StartEpicConnectResponse) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
 }
 
 type GetEpicStatusRequest struct {
@@ -772,8 +853,12 @@ type GetEpicStatusResponse struct {
 	ConnectedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=connected_at,json=connectedAt,proto3" json:"connected_at,omitempty"`
 	LastSyncAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_sync_at,json=lastSyncAt,proto3" json:"last_sync_at,omitempty"`
 	// The last failure in words (empty when the last attempt worked).
-	LastError     string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	LastError   string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	// What ingest holds for the organisation.
+	Ingest *EpicIngestCounts `protobuf:"bytes,8,opt,name=ingest,proto3" json:"ingest,omitempty"`
+	// Prep-sheet write-back (when turned on).
+	Writeback     *EpicWritebackStatus `protobuf:"bytes,9,opt,name=writeback,proto3" json:"writeback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -857,6 +942,268 @@ func (x *GetEpicStatusResponse) GetLastErrorAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetEpicStatusResponse) GetIngest() *EpicIngestCounts {
+	if x != nil {
+		return x.Ingest
+	}
+	return nil
+}
+
+func (x *GetEpicStatusResponse) GetWriteback() *EpicWritebackStatus {
+	if x != nil {
+		return x.Writeback
+	}
+	return nil
+}
+
+// EpicIngestCounts count the rows ingest holds.
+type EpicIngestCounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Patients on the schedule window, and their appointments.
+	Patients     int64 `protobuf:"varint,1,opt,name=patients,proto3" json:"patients,omitempty"`
+	Appointments int64 `protobuf:"varint,2,opt,name=appointments,proto3" json:"appointments,omitempty"`
+	// Chart resources (conditions, observations, documents, ...).
+	ChartResources int64 `protobuf:"varint,3,opt,name=chart_resources,json=chartResources,proto3" json:"chart_resources,omitempty"`
+	// Resources quarantined and not yet resolved.
+	Quarantined   int64 `protobuf:"varint,4,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpicIngestCounts) Reset() {
+	*x = EpicIngestCounts{}
+	mi := &file_healthprep_v1_epic_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpicIngestCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpicIngestCounts) ProtoMessage() {}
+
+func (x *EpicIngestCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_healthprep_v1_epic_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpicIngestCounts.ProtoReflect.Descriptor instead.
+func (*EpicIngestCounts) Descriptor() ([]byte, []int) {
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *EpicIngestCounts) GetPatients() int64 {
+	if x != nil {
+		return x.Patients
+	}
+	return 0
+}
+
+func (x *EpicIngestCounts) GetAppointments() int64 {
+	if x != nil {
+		return x.Appointments
+	}
+	return 0
+}
+
+func (x *EpicIngestCounts) GetChartResources() int64 {
+	if x != nil {
+		return x.ChartResources
+	}
+	return 0
+}
+
+func (x *EpicIngestCounts) GetQuarantined() int64 {
+	if x != nil {
+		return x.Quarantined
+	}
+	return 0
+}
+
+// EpicWritebackStatus counts visits by write-back state and lists those
+// that need attention.
+type EpicWritebackStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Written int32                  `protobuf:"varint,1,opt,name=written,proto3" json:"written,omitempty"`
+	Failed  int32                  `protobuf:"varint,2,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The patient's daily limit was reached; the sheet is written the next day.
+	Capped  int32 `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
+	Pending int32 `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Failed and capped visits, most recent first (at most 20).
+	Problems      []*EpicWritebackProblem `protobuf:"bytes,5,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpicWritebackStatus) Reset() {
+	*x = EpicWritebackStatus{}
+	mi := &file_healthprep_v1_epic_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpicWritebackStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpicWritebackStatus) ProtoMessage() {}
+
+func (x *EpicWritebackStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_healthprep_v1_epic_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpicWritebackStatus.ProtoReflect.Descriptor instead.
+func (*EpicWritebackStatus) Descriptor() ([]byte, []int) {
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EpicWritebackStatus) GetWritten() int32 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+func (x *EpicWritebackStatus) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *EpicWritebackStatus) GetCapped() int32 {
+	if x != nil {
+		return x.Capped
+	}
+	return 0
+}
+
+func (x *EpicWritebackStatus) GetPending() int32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *EpicWritebackStatus) GetProblems() []*EpicWritebackProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// EpicWritebackProblem is one visit whose prep sheet did not reach Epic.
+type EpicWritebackProblem struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	AppointmentFhirId string                 `protobuf:"bytes,1,opt,name=appointment_fhir_id,json=appointmentFhirId,proto3" json:"appointment_fhir_id,omitempty"`
+	PatientFhirId     string                 `protobuf:"bytes,2,opt,name=patient_fhir_id,json=patientFhirId,proto3" json:"patient_fhir_id,omitempty"`
+	// Our DocumentReference for the visit, when one was written before.
+	DocumentFhirId string `protobuf:"bytes,3,opt,name=document_fhir_id,json=documentFhirId,proto3" json:"document_fhir_id,omitempty"`
+	// failed or capped.
+	Status   string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	Attempts int32  `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Why, in words (never PHI).
+	LastError     string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastAttemptAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_attempt_at,json=lastAttemptAt,proto3" json:"last_attempt_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EpicWritebackProblem) Reset() {
+	*x = EpicWritebackProblem{}
+	mi := &file_healthprep_v1_epic_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpicWritebackProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpicWritebackProblem) ProtoMessage() {}
+
+func (x *EpicWritebackProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_healthprep_v1_epic_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpicWritebackProblem.ProtoReflect.Descriptor instead.
+func (*EpicWritebackProblem) Descriptor() ([]byte, []int) {
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EpicWritebackProblem) GetAppointmentFhirId() string {
+	if x != nil {
+		return x.AppointmentFhirId
+	}
+	return ""
+}
+
+func (x *EpicWritebackProblem) GetPatientFhirId() string {
+	if x != nil {
+		return x.PatientFhirId
+	}
+	return ""
+}
+
+func (x *EpicWritebackProblem) GetDocumentFhirId() string {
+	if x != nil {
+		return x.DocumentFhirId
+	}
+	return ""
+}
+
+func (x *EpicWritebackProblem) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *EpicWritebackProblem) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *EpicWritebackProblem) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *EpicWritebackProblem) GetLastAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttemptAt
+	}
+	return nil
+}
+
 type ListQuarantineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
@@ -868,7 +1215,7 @@ type ListQuarantineRequest struct {
 
 func (x *ListQuarantineRequest) Reset() {
 	*x = ListQuarantineRequest{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[11]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1227,7 @@ func (x *ListQuarantineRequest) String() string {
 func (*ListQuarantineRequest) ProtoMessage() {}
 
 func (x *ListQuarantineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[11]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1240,7 @@ func (x *ListQuarantineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQuarantineRequest.ProtoReflect.Descriptor instead.
 func (*ListQuarantineRequest) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{11}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListQuarantineRequest) GetOrgId() string {
@@ -926,7 +1273,7 @@ type QuarantinedResource struct {
 
 func (x *QuarantinedResource) Reset() {
 	*x = QuarantinedResource{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[12]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1285,7 @@ func (x *QuarantinedResource) String() string {
 func (*QuarantinedResource) ProtoMessage() {}
 
 func (x *QuarantinedResource) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[12]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1298,7 @@ func (x *QuarantinedResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantinedResource.ProtoReflect.Descriptor instead.
 func (*QuarantinedResource) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{12}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QuarantinedResource) GetId() string {
@@ -1012,7 +1359,7 @@ type ListQuarantineResponse struct {
 
 func (x *ListQuarantineResponse) Reset() {
 	*x = ListQuarantineResponse{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[13]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1371,7 @@ func (x *ListQuarantineResponse) String() string {
 func (*ListQuarantineResponse) ProtoMessage() {}
 
 func (x *ListQuarantineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[13]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1384,7 @@ func (x *ListQuarantineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQuarantineResponse.ProtoReflect.Descriptor instead.
 func (*ListQuarantineResponse) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{13}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListQuarantineResponse) GetResources() []*QuarantinedResource {
@@ -1057,7 +1404,7 @@ type FindPatientByMrnRequest struct {
 
 func (x *FindPatientByMrnRequest) Reset() {
 	*x = FindPatientByMrnRequest{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[14]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1416,7 @@ func (x *FindPatientByMrnRequest) String() string {
 func (*FindPatientByMrnRequest) ProtoMessage() {}
 
 func (x *FindPatientByMrnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[14]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1429,7 @@ func (x *FindPatientByMrnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindPatientByMrnRequest.ProtoReflect.Descriptor instead.
 func (*FindPatientByMrnRequest) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{14}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FindPatientByMrnRequest) GetOrgId() string {
@@ -1115,7 +1462,7 @@ type PatientDemographics struct {
 
 func (x *PatientDemographics) Reset() {
 	*x = PatientDemographics{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[15]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1474,7 @@ func (x *PatientDemographics) String() string {
 func (*PatientDemographics) ProtoMessage() {}
 
 func (x *PatientDemographics) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[15]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1487,7 @@ func (x *PatientDemographics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatientDemographics.ProtoReflect.Descriptor instead.
 func (*PatientDemographics) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{15}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PatientDemographics) GetFhirId() string {
@@ -1194,7 +1541,7 @@ type FindPatientByMrnResponse struct {
 
 func (x *FindPatientByMrnResponse) Reset() {
 	*x = FindPatientByMrnResponse{}
-	mi := &file_healthprep_v1_epic_proto_msgTypes[16]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1553,7 @@ func (x *FindPatientByMrnResponse) String() string {
 func (*FindPatientByMrnResponse) ProtoMessage() {}
 
 func (x *FindPatientByMrnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_healthprep_v1_epic_proto_msgTypes[16]
+	mi := &file_healthprep_v1_epic_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1566,7 @@ func (x *FindPatientByMrnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindPatientByMrnResponse.ProtoReflect.Descriptor instead.
 func (*FindPatientByMrnResponse) Descriptor() ([]byte, []int) {
-	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{16}
+	return file_healthprep_v1_epic_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FindPatientByMrnResponse) GetPatients() []*PatientDemographics {
@@ -1233,7 +1580,7 @@ var File_healthprep_v1_epic_proto protoreflect.FileDescriptor
 
 const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"\n" +
-	"\x18healthprep/v1/epic.proto\x12\rhealthprep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x04\n" +
+	"\x18healthprep/v1/epic.proto\x12\rhealthprep.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x04\n" +
 	"\n" +
 	"EpicConfig\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12*\n" +
@@ -1251,11 +1598,12 @@ const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"\vwindow_days\x18\f \x01(\x05R\n" +
 	"windowDays\x129\n" +
 	"\n" +
-	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"-\n" +
+	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12J\n" +
+	"\x0fconnection_mode\x18\x0e \x01(\x0e2!.healthprep.v1.EpicConnectionModeR\x0econnectionMode\"-\n" +
 	"\x14GetEpicConfigRequest\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"J\n" +
 	"\x15GetEpicConfigResponse\x121\n" +
-	"\x06config\x18\x01 \x01(\v2\x19.healthprep.v1.EpicConfigR\x06config\"\xd8\x05\n" +
+	"\x06config\x18\x01 \x01(\v2\x19.healthprep.v1.EpicConfigR\x06config\"\xa4\x06\n" +
 	"\x17UpdateEpicConfigRequest\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12 \n" +
 	"\tclient_id\x18\x02 \x01(\tH\x00R\bclientId\x88\x01\x01\x12(\n" +
@@ -1272,7 +1620,8 @@ const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"\x11writeback_enabled\x18\v \x01(\bH\x06R\x10writebackEnabled\x88\x01\x01\x126\n" +
 	"\x15writeback_max_per_day\x18\f \x01(\x05H\aR\x12writebackMaxPerDay\x88\x01\x01\x12$\n" +
 	"\vwindow_days\x18\r \x01(\x05H\bR\n" +
-	"windowDays\x88\x01\x01B\f\n" +
+	"windowDays\x88\x01\x01\x12J\n" +
+	"\x0fconnection_mode\x18\x0e \x01(\x0e2!.healthprep.v1.EpicConnectionModeR\x0econnectionModeB\f\n" +
 	"\n" +
 	"_client_idB\x10\n" +
 	"\x0e_client_secretB\x10\n" +
@@ -1297,11 +1646,12 @@ const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"\x06scopes\x18\x06 \x03(\tR\x06scopes\x12!\n" +
 	"\flaunch_types\x18\a \x03(\tR\vlaunchTypes\"0\n" +
 	"\x17StartEpicConnectRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"?\n" +
+	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"]\n" +
 	"\x18StartEpicConnectResponse\x12#\n" +
-	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"-\n" +
+	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\x12\x1c\n" +
+	"\tconnected\x18\x02 \x01(\bR\tconnected\"-\n" +
 	"\x14GetEpicStatusRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"\xf7\x02\n" +
+	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"\xf2\x03\n" +
 	"\x15GetEpicStatusResponse\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x01 \x01(\bR\n" +
@@ -1313,7 +1663,29 @@ const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"lastSyncAt\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12>\n" +
-	"\rlast_error_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"D\n" +
+	"\rlast_error_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x127\n" +
+	"\x06ingest\x18\b \x01(\v2\x1f.healthprep.v1.EpicIngestCountsR\x06ingest\x12@\n" +
+	"\twriteback\x18\t \x01(\v2\".healthprep.v1.EpicWritebackStatusR\twriteback\"\x9d\x01\n" +
+	"\x10EpicIngestCounts\x12\x1a\n" +
+	"\bpatients\x18\x01 \x01(\x03R\bpatients\x12\"\n" +
+	"\fappointments\x18\x02 \x01(\x03R\fappointments\x12'\n" +
+	"\x0fchart_resources\x18\x03 \x01(\x03R\x0echartResources\x12 \n" +
+	"\vquarantined\x18\x04 \x01(\x03R\vquarantined\"\xba\x01\n" +
+	"\x13EpicWritebackStatus\x12\x18\n" +
+	"\awritten\x18\x01 \x01(\x05R\awritten\x12\x16\n" +
+	"\x06failed\x18\x02 \x01(\x05R\x06failed\x12\x16\n" +
+	"\x06capped\x18\x03 \x01(\x05R\x06capped\x12\x18\n" +
+	"\apending\x18\x04 \x01(\x05R\apending\x12?\n" +
+	"\bproblems\x18\x05 \x03(\v2#.healthprep.v1.EpicWritebackProblemR\bproblems\"\xaf\x02\n" +
+	"\x14EpicWritebackProblem\x12.\n" +
+	"\x13appointment_fhir_id\x18\x01 \x01(\tR\x11appointmentFhirId\x12&\n" +
+	"\x0fpatient_fhir_id\x18\x02 \x01(\tR\rpatientFhirId\x12(\n" +
+	"\x10document_fhir_id\x18\x03 \x01(\tR\x0edocumentFhirId\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12\x1a\n" +
+	"\battempts\x18\x05 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_attempt_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rlastAttemptAt\"D\n" +
 	"\x15ListQuarantineRequest\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x9b\x02\n" +
@@ -1344,7 +1716,11 @@ const file_healthprep_v1_epic_proto_rawDesc = "" +
 	"\x0fEpicEnvironment\x12 \n" +
 	"\x1cEPIC_ENVIRONMENT_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18EPIC_ENVIRONMENT_SANDBOX\x10\x01\x12\x1f\n" +
-	"\x1bEPIC_ENVIRONMENT_PRODUCTION\x10\x022\xda\x05\n" +
+	"\x1bEPIC_ENVIRONMENT_PRODUCTION\x10\x02*\x92\x01\n" +
+	"\x12EpicConnectionMode\x12$\n" +
+	" EPIC_CONNECTION_MODE_UNSPECIFIED\x10\x00\x12+\n" +
+	"'EPIC_CONNECTION_MODE_AUTHORIZATION_CODE\x10\x01\x12)\n" +
+	"%EPIC_CONNECTION_MODE_BACKEND_SERVICES\x10\x022\xda\x05\n" +
 	"\vEpicService\x12_\n" +
 	"\rGetEpicConfig\x12#.healthprep.v1.GetEpicConfigRequest\x1a$.healthprep.v1.GetEpicConfigResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\x10UpdateEpicConfig\x12&.healthprep.v1.UpdateEpicConfigRequest\x1a'.healthprep.v1.UpdateEpicConfigResponse\x12q\n" +
@@ -1366,62 +1742,72 @@ func file_healthprep_v1_epic_proto_rawDescGZIP() []byte {
 	return file_healthprep_v1_epic_proto_rawDescData
 }
 
-var file_healthprep_v1_epic_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_healthprep_v1_epic_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_healthprep_v1_epic_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_healthprep_v1_epic_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_healthprep_v1_epic_proto_goTypes = []any{
 	(EpicEnvironment)(0),                // 0: healthprep.v1.EpicEnvironment
-	(*EpicConfig)(nil),                  // 1: healthprep.v1.EpicConfig
-	(*GetEpicConfigRequest)(nil),        // 2: healthprep.v1.GetEpicConfigRequest
-	(*GetEpicConfigResponse)(nil),       // 3: healthprep.v1.GetEpicConfigResponse
-	(*UpdateEpicConfigRequest)(nil),     // 4: healthprep.v1.UpdateEpicConfigRequest
-	(*UpdateEpicConfigResponse)(nil),    // 5: healthprep.v1.UpdateEpicConfigResponse
-	(*GetEpicRegistrationRequest)(nil),  // 6: healthprep.v1.GetEpicRegistrationRequest
-	(*GetEpicRegistrationResponse)(nil), // 7: healthprep.v1.GetEpicRegistrationResponse
-	(*StartEpicConnectRequest)(nil),     // 8: healthprep.v1.StartEpicConnectRequest
-	(*StartEpicConnectResponse)(nil),    // 9: healthprep.v1.StartEpicConnectResponse
-	(*GetEpicStatusRequest)(nil),        // 10: healthprep.v1.GetEpicStatusRequest
-	(*GetEpicStatusResponse)(nil),       // 11: healthprep.v1.GetEpicStatusResponse
-	(*ListQuarantineRequest)(nil),       // 12: healthprep.v1.ListQuarantineRequest
-	(*QuarantinedResource)(nil),         // 13: healthprep.v1.QuarantinedResource
-	(*ListQuarantineResponse)(nil),      // 14: healthprep.v1.ListQuarantineResponse
-	(*FindPatientByMrnRequest)(nil),     // 15: healthprep.v1.FindPatientByMrnRequest
-	(*PatientDemographics)(nil),         // 16: healthprep.v1.PatientDemographics
-	(*FindPatientByMrnResponse)(nil),    // 17: healthprep.v1.FindPatientByMrnResponse
-	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
+	(EpicConnectionMode)(0),             // 1: healthprep.v1.EpicConnectionMode
+	(*EpicConfig)(nil),                  // 2: healthprep.v1.EpicConfig
+	(*GetEpicConfigRequest)(nil),        // 3: healthprep.v1.GetEpicConfigRequest
+	(*GetEpicConfigResponse)(nil),       // 4: healthprep.v1.GetEpicConfigResponse
+	(*UpdateEpicConfigRequest)(nil),     // 5: healthprep.v1.UpdateEpicConfigRequest
+	(*UpdateEpicConfigResponse)(nil),    // 6: healthprep.v1.UpdateEpicConfigResponse
+	(*GetEpicRegistrationRequest)(nil),  // 7: healthprep.v1.GetEpicRegistrationRequest
+	(*GetEpicRegistrationResponse)(nil), // 8: healthprep.v1.GetEpicRegistrationResponse
+	(*StartEpicConnectRequest)(nil),     // 9: healthprep.v1.StartEpicConnectRequest
+	(*StartEpicConnectResponse)(nil),    // 10: healthprep.v1.StartEpicConnectResponse
+	(*GetEpicStatusRequest)(nil),        // 11: healthprep.v1.GetEpicStatusRequest
+	(*GetEpicStatusResponse)(nil),       // 12: healthprep.v1.GetEpicStatusResponse
+	(*EpicIngestCounts)(nil),            // 13: healthprep.v1.EpicIngestCounts
+	(*EpicWritebackStatus)(nil),         // 14: healthprep.v1.EpicWritebackStatus
+	(*EpicWritebackProblem)(nil),        // 15: healthprep.v1.EpicWritebackProblem
+	(*ListQuarantineRequest)(nil),       // 16: healthprep.v1.ListQuarantineRequest
+	(*QuarantinedResource)(nil),         // 17: healthprep.v1.QuarantinedResource
+	(*ListQuarantineResponse)(nil),      // 18: healthprep.v1.ListQuarantineResponse
+	(*FindPatientByMrnRequest)(nil),     // 19: healthprep.v1.FindPatientByMrnRequest
+	(*PatientDemographics)(nil),         // 20: healthprep.v1.PatientDemographics
+	(*FindPatientByMrnResponse)(nil),    // 21: healthprep.v1.FindPatientByMrnResponse
+	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
 }
 var file_healthprep_v1_epic_proto_depIdxs = []int32{
 	0,  // 0: healthprep.v1.EpicConfig.environment:type_name -> healthprep.v1.EpicEnvironment
-	18, // 1: healthprep.v1.EpicConfig.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: healthprep.v1.GetEpicConfigResponse.config:type_name -> healthprep.v1.EpicConfig
-	0,  // 3: healthprep.v1.UpdateEpicConfigRequest.environment:type_name -> healthprep.v1.EpicEnvironment
-	1,  // 4: healthprep.v1.UpdateEpicConfigResponse.config:type_name -> healthprep.v1.EpicConfig
-	18, // 5: healthprep.v1.GetEpicStatusResponse.token_expires_at:type_name -> google.protobuf.Timestamp
-	18, // 6: healthprep.v1.GetEpicStatusResponse.connected_at:type_name -> google.protobuf.Timestamp
-	18, // 7: healthprep.v1.GetEpicStatusResponse.last_sync_at:type_name -> google.protobuf.Timestamp
-	18, // 8: healthprep.v1.GetEpicStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
-	18, // 9: healthprep.v1.QuarantinedResource.first_seen_at:type_name -> google.protobuf.Timestamp
-	18, // 10: healthprep.v1.QuarantinedResource.last_seen_at:type_name -> google.protobuf.Timestamp
-	13, // 11: healthprep.v1.ListQuarantineResponse.resources:type_name -> healthprep.v1.QuarantinedResource
-	16, // 12: healthprep.v1.FindPatientByMrnResponse.patients:type_name -> healthprep.v1.PatientDemographics
-	2,  // 13: healthprep.v1.EpicService.GetEpicConfig:input_type -> healthprep.v1.GetEpicConfigRequest
-	4,  // 14: healthprep.v1.EpicService.UpdateEpicConfig:input_type -> healthprep.v1.UpdateEpicConfigRequest
-	6,  // 15: healthprep.v1.EpicService.GetEpicRegistration:input_type -> healthprep.v1.GetEpicRegistrationRequest
-	8,  // 16: healthprep.v1.EpicService.StartEpicConnect:input_type -> healthprep.v1.StartEpicConnectRequest
-	10, // 17: healthprep.v1.EpicService.GetEpicStatus:input_type -> healthprep.v1.GetEpicStatusRequest
-	12, // 18: healthprep.v1.EpicService.ListQuarantine:input_type -> healthprep.v1.ListQuarantineRequest
-	15, // 19: healthprep.v1.EpicService.FindPatientByMrn:input_type -> healthprep.v1.FindPatientByMrnRequest
-	3,  // 20: healthprep.v1.EpicService.GetEpicConfig:output_type -> healthprep.v1.GetEpicConfigResponse
-	5,  // 21: healthprep.v1.EpicService.UpdateEpicConfig:output_type -> healthprep.v1.UpdateEpicConfigResponse
-	7,  // 22: healthprep.v1.EpicService.GetEpicRegistration:output_type -> healthprep.v1.GetEpicRegistrationResponse
-	9,  // 23: healthprep.v1.EpicService.StartEpicConnect:output_type -> healthprep.v1.StartEpicConnectResponse
-	11, // 24: healthprep.v1.EpicService.GetEpicStatus:output_type -> healthprep.v1.GetEpicStatusResponse
-	14, // 25: healthprep.v1.EpicService.ListQuarantine:output_type -> healthprep.v1.ListQuarantineResponse
-	17, // 26: healthprep.v1.EpicService.FindPatientByMrn:output_type -> healthprep.v1.FindPatientByMrnResponse
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	22, // 1: healthprep.v1.EpicConfig.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: healthprep.v1.EpicConfig.connection_mode:type_name -> healthprep.v1.EpicConnectionMode
+	2,  // 3: healthprep.v1.GetEpicConfigResponse.config:type_name -> healthprep.v1.EpicConfig
+	0,  // 4: healthprep.v1.UpdateEpicConfigRequest.environment:type_name -> healthprep.v1.EpicEnvironment
+	1,  // 5: healthprep.v1.UpdateEpicConfigRequest.connection_mode:type_name -> healthprep.v1.EpicConnectionMode
+	2,  // 6: healthprep.v1.UpdateEpicConfigResponse.config:type_name -> healthprep.v1.EpicConfig
+	22, // 7: healthprep.v1.GetEpicStatusResponse.token_expires_at:type_name -> google.protobuf.Timestamp
+	22, // 8: healthprep.v1.GetEpicStatusResponse.connected_at:type_name -> google.protobuf.Timestamp
+	22, // 9: healthprep.v1.GetEpicStatusResponse.last_sync_at:type_name -> google.protobuf.Timestamp
+	22, // 10: healthprep.v1.GetEpicStatusResponse.last_error_at:type_name -> google.protobuf.Timestamp
+	13, // 11: healthprep.v1.GetEpicStatusResponse.ingest:type_name -> healthprep.v1.EpicIngestCounts
+	14, // 12: healthprep.v1.GetEpicStatusResponse.writeback:type_name -> healthprep.v1.EpicWritebackStatus
+	15, // 13: healthprep.v1.EpicWritebackStatus.problems:type_name -> healthprep.v1.EpicWritebackProblem
+	22, // 14: healthprep.v1.EpicWritebackProblem.last_attempt_at:type_name -> google.protobuf.Timestamp
+	22, // 15: healthprep.v1.QuarantinedResource.first_seen_at:type_name -> google.protobuf.Timestamp
+	22, // 16: healthprep.v1.QuarantinedResource.last_seen_at:type_name -> google.protobuf.Timestamp
+	17, // 17: healthprep.v1.ListQuarantineResponse.resources:type_name -> healthprep.v1.QuarantinedResource
+	20, // 18: healthprep.v1.FindPatientByMrnResponse.patients:type_name -> healthprep.v1.PatientDemographics
+	3,  // 19: healthprep.v1.EpicService.GetEpicConfig:input_type -> healthprep.v1.GetEpicConfigRequest
+	5,  // 20: healthprep.v1.EpicService.UpdateEpicConfig:input_type -> healthprep.v1.UpdateEpicConfigRequest
+	7,  // 21: healthprep.v1.EpicService.GetEpicRegistration:input_type -> healthprep.v1.GetEpicRegistrationRequest
+	9,  // 22: healthprep.v1.EpicService.StartEpicConnect:input_type -> healthprep.v1.StartEpicConnectRequest
+	11, // 23: healthprep.v1.EpicService.GetEpicStatus:input_type -> healthprep.v1.GetEpicStatusRequest
+	16, // 24: healthprep.v1.EpicService.ListQuarantine:input_type -> healthprep.v1.ListQuarantineRequest
+	19, // 25: healthprep.v1.EpicService.FindPatientByMrn:input_type -> healthprep.v1.FindPatientByMrnRequest
+	4,  // 26: healthprep.v1.EpicService.GetEpicConfig:output_type -> healthprep.v1.GetEpicConfigResponse
+	6,  // 27: healthprep.v1.EpicService.UpdateEpicConfig:output_type -> healthprep.v1.UpdateEpicConfigResponse
+	8,  // 28: healthprep.v1.EpicService.GetEpicRegistration:output_type -> healthprep.v1.GetEpicRegistrationResponse
+	10, // 29: healthprep.v1.EpicService.StartEpicConnect:output_type -> healthprep.v1.StartEpicConnectResponse
+	12, // 30: healthprep.v1.EpicService.GetEpicStatus:output_type -> healthprep.v1.GetEpicStatusResponse
+	18, // 31: healthprep.v1.EpicService.ListQuarantine:output_type -> healthprep.v1.ListQuarantineResponse
+	21, // 32: healthprep.v1.EpicService.FindPatientByMrn:output_type -> healthprep.v1.FindPatientByMrnResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_healthprep_v1_epic_proto_init() }
@@ -1435,8 +1821,8 @@ func file_healthprep_v1_epic_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_healthprep_v1_epic_proto_rawDesc), len(file_healthprep_v1_epic_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      2,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

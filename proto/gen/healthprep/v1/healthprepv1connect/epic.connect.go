@@ -70,10 +70,13 @@ type EpicServiceClient interface {
 	// Admins (and root).
 	GetEpicRegistration(context.Context, *connect.Request[v1.GetEpicRegistrationRequest]) (*connect.Response[v1.GetEpicRegistrationResponse], error)
 	// StartEpicConnect begins the OAuth authorization (code + PKCE) and
-	// returns the URL to open in the admin's browser. Admins (and root).
+	// returns the URL to open in the admin's browser; in backend services
+	// mode it connects right away (a token for our signed assertion) and
+	// says so. Admins (and root).
 	StartEpicConnect(context.Context, *connect.Request[v1.StartEpicConnectRequest]) (*connect.Response[v1.StartEpicConnectResponse], error)
 	// GetEpicStatus reports the connection: connected, token expiry, last
-	// sync and the last error in words. Admins (and root).
+	// sync and the last error in words, what ingest holds, and how prep-sheet
+	// write-back is going (failures in words). Admins (and root).
 	GetEpicStatus(context.Context, *connect.Request[v1.GetEpicStatusRequest]) (*connect.Response[v1.GetEpicStatusResponse], error)
 	// ListQuarantine lists resources that could not be ingested, with the
 	// reason (never their contents). Admins (and root).
@@ -205,10 +208,13 @@ type EpicServiceHandler interface {
 	// Admins (and root).
 	GetEpicRegistration(context.Context, *connect.Request[v1.GetEpicRegistrationRequest]) (*connect.Response[v1.GetEpicRegistrationResponse], error)
 	// StartEpicConnect begins the OAuth authorization (code + PKCE) and
-	// returns the URL to open in the admin's browser. Admins (and root).
+	// returns the URL to open in the admin's browser; in backend services
+	// mode it connects right away (a token for our signed assertion) and
+	// says so. Admins (and root).
 	StartEpicConnect(context.Context, *connect.Request[v1.StartEpicConnectRequest]) (*connect.Response[v1.StartEpicConnectResponse], error)
 	// GetEpicStatus reports the connection: connected, token expiry, last
-	// sync and the last error in words. Admins (and root).
+	// sync and the last error in words, what ingest holds, and how prep-sheet
+	// write-back is going (failures in words). Admins (and root).
 	GetEpicStatus(context.Context, *connect.Request[v1.GetEpicStatusRequest]) (*connect.Response[v1.GetEpicStatusResponse], error)
 	// ListQuarantine lists resources that could not be ingested, with the
 	// reason (never their contents). Admins (and root).
