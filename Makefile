@@ -29,7 +29,8 @@ help: ## list the targets
 
 ## ---- installs (idempotent; a second run is fast) ----
 .PHONY: deps apt tools peers
-deps: apt tools peers ## install everything the tests and `make run` need
+deps: apt ## install everything the tests and `make run` need
+	@$(MAKE) -j4 tools peers
 
 apt: ## install the Debian packages (postgresql, ...) if missing
 	@need=""; for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || need="$$need $$p"; done; \
