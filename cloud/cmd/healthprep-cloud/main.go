@@ -206,7 +206,14 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	// Public endpoints (OAuth callback, JWKS, the page for Epic reviewers)
 	// live at the origin of HP_BASE_URL; the web pages under its path.
 	origin := originOf(cfg.BaseURL)
-	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: origin})
+	signing, err := epic.KeysFromEnviron(environ)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The keys the JWKS endpoints publish also sign backend services
+	// assertions (Connect on the api role, token renewal on the worker).
+	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: origin, SigningKeys: signing})
 	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
 	rpc, services := api.Handler(api.Services{
@@ -227,11 +234,6 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 		return nil, fmt.Errorf("building web pages: %w", err)
 	}
 
-	signing, err := epic.KeysFromEnviron(environ)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	jwks, err := epic.JWKSHandler(signing)
 	if err != nil {
 		db.Close()

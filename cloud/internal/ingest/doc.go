@@ -13,6 +13,11 @@
 //   - Run is one org's ingest: the appointment window, the patients on it,
 //     then each patient's resources incremental by _lastUpdated; it can be
 //     stopped at any point and run again without duplicates or gaps.
+//   - A DocumentReference's attachments given by url are fetched at ingest
+//     (epic.Client.Binary), sealed with the org's key in document_contents,
+//     once per document version; content over RunOptions.MaxDocumentBytes
+//     (or missing, or not a Binary under the FHIR base) quarantines the
+//     document with the reason in words while the document itself is kept.
 //   - PGLimiter is the org's FHIR rate limit shared by every replica (a
 //     token bucket in Postgres).
 //   - WriteBack files a visit's prep sheet in the org's Epic: the sheet is

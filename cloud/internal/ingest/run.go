@@ -39,6 +39,10 @@ type RunOptions struct {
 	Overlap time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// MaxDocumentBytes bounds one attachment's content fetched from a
+	// DocumentReference's url (default DefaultMaxDocumentBytes); larger
+	// content quarantines the document with the reason.
+	MaxDocumentBytes int64
 }
 
 // RunStats count what a run did.
@@ -47,6 +51,8 @@ type RunStats struct {
 	Searches               int64
 	Written, Unchanged     int64
 	Ours, Quarantined      int64
+	// Contents counts document contents (Binary) fetched and stored.
+	Contents int64
 }
 
 // Run ingests org from src: the appointment window, the patients on it, and
@@ -70,7 +76,12 @@ func (s *Store) Run(ctx context.Context, org tenancy.OrgID, src Source, opt RunO
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.MaxDocumentBytes <= 0 {
+		opt.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
 	var st runState
+	st.binaries, _ = src.(BinarySource)
+	st.maxDoc = opt.MaxDocumentBytes
 	loc, err := s.orgLocation(ctx, org)
 	if err != nil {
 		return RunStats{}, err
@@ -166,12 +177,16 @@ type runState struct {
 	searches               atomic.Int64
 	written, unchanged     atomic.Int64
 	ours, quarantined      atomic.Int64
+	contents               atomic.Int64
+	binaries               BinarySource // nil: document contents are not fetched
+	maxDoc                 int64
 }
 
 func (st *runState) stats() RunStats {
 	return RunStats{
 		Appointments: st.appointments, Patients: st.patients, Searches: st.searches.Load(),
 		Written: st.written.Load(), Unchanged: st.unchanged.Load(), Ours: st.ours.Load(), Quarantined: st.quarantined.Load(),
+		Contents: st.contents.Load(),
 	}
 }
 
@@ -206,6 +221,17 @@ func (s *Store) search(ctx context.Context, org tenancy.OrgID, src Source, typ s
 		st.unchanged.Add(int64(a.Unchanged))
 		st.ours.Add(int64(a.Ours))
 		st.quarantined.Add(int64(a.Quarantined))
+		if typ == "DocumentReference" && st.binaries != nil {
+			// After the page is stored: a crash before the content is
+			// stored leaves the search without its checkpoint, so the
+			// document is read again and its content fetched then.
+			n, q, err := s.fetchContents(ctx, org, st.binaries, b.Resources, st.maxDoc)
+			st.contents.Add(int64(n))
+			st.quarantined.Add(int64(q))
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }
