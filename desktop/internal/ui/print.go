@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"healthprep.dev/desktop/internal/appstate"
+)
+
+// printJob is the progress dialog of a print to PDF.
+type printJob struct {
+	bar    *widget.ProgressBar
+	label  *widget.Label
+	cancel context.CancelFunc
+	dlg    *dialog.CustomDialog
+}
+
+// printSheet saves the open sheet as a PDF.
+func (v *sheetView) printSheet() {
+	if v.current == nil {
+		return
+	}
+	s := v.current
+	name := fmt.Sprintf("prep-sheet-%s-%s.pdf", s.AsOf, s.Header.Appointment.Start.In(v.a.d.Location).Format("1504"))
+	v.a.printPDF(name, []string{s.AppointmentID})
+}
+
+// printWholeDay saves every appointment shown on the schedule (the filter
+// applies) as one PDF.
+func (m *mainScreen) printWholeDay() {
+	var ids []string
+	for _, r := range m.rows {
+		if !r.Cancelled() {
+			ids = append(ids, r.AppointmentID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	m.a.printPDF(fmt.Sprintf("prep-sheets-%s.pdf", m.day), ids)
+}
+
+// printPDF asks where to save, then renders the sheets in the background
+// with a progress bar. File names never carry a patient's name.
+func (a *App) printPDF(suggested string, ids []string) {
+	a.touch()
+	a.d.SaveFile(suggested, func(w io.WriteCloser, err error) {
+		if err != nil {
+			dialog.ShowError(fmt.Errorf("the file could not be opened for writing"), a.win)
+			return
+		}
+		if w == nil {
+			return // cancelled
+		}
+		ctx, cancel := context.WithCancel(a.ctx)
+		job := &printJob{bar: widget.NewProgressBar(), label: widget.NewLabel(fmt.Sprintf("Preparing %d prep sheets...", len(ids))), cancel: cancel}
+		stop := widget.NewButton("Cancel", cancel)
+		job.dlg = dialog.NewCustomWithoutButtons("Saving PDF", container.NewVBox(job.label, job.bar, stop), a.win)
+		job.dlg.Resize(fyne.NewSize(420, 160))
+		job.dlg.Show()
+		a.lastPrint = job
+		now := a.d.Session.Now()
+		a.d.Go(func() {
+			err := appstate.PrintPDF(ctx, a.d.Sheets, ids, now, w, func(done, total int) {
+				fyne.Do(func() {
+					job.bar.SetValue(float64(done) / float64(total))
+					job.label.SetText(fmt.Sprintf("Prepared %d of %d prep sheets", done, total))
+				})
+			})
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			cancel()
+			fyne.Do(func() {
+				job.dlg.Hide()
+				switch {
+				case ctx.Err() != nil && err != nil:
+					job.label.SetText("Cancelled; the file is incomplete.")
+					dialog.ShowInformation("Not saved", "Printing was cancelled; the PDF is incomplete and should be deleted.", a.win)
+				case err != nil:
+					job.label.SetText("Failed")
+					dialog.ShowInformation("Not saved", "The prep sheets could not be saved as a PDF. Try again, or print them one by one.", a.win)
+				default:
+					job.label.SetText(fmt.Sprintf("Saved %d prep sheets", len(ids)))
+					dialog.ShowInformation("Saved", fmt.Sprintf("Saved %d prep sheet(s) as a PDF.", len(ids)), a.win)
+				}
+			})
+		})
+	})
+}

@@ -1,0 +1,64 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"healthprep.dev/desktop/internal/appstate"
+)
+
+// statusBar shows who is signed in, for which organisation, the sync state
+// with the last sync time and a progress bar for long syncs, and a lock
+// button.
+type statusBar struct {
+	a        *App
+	user     *widget.Label
+	sync     *widget.Label
+	syncIcon *widget.Icon
+	progress *widget.ProgressBar
+	lock     *widget.Button
+	root     fyne.CanvasObject
+}
+
+func newStatusBar(a *App) *statusBar {
+	b := &statusBar{a: a, user: widget.NewLabel(""), sync: widget.NewLabel(""), syncIcon: widget.NewIcon(theme.ConfirmIcon()), progress: widget.NewProgressBar()}
+	b.progress.Hide()
+	b.lock = widget.NewButtonWithIcon("Lock", theme.VisibilityOffIcon(), func() { a.d.Go(a.d.Session.Lock) })
+	prog := container.New(layout.NewGridWrapLayout(fyne.NewSize(160, b.progress.MinSize().Height)), b.progress)
+	b.root = container.NewVBox(widget.NewSeparator(), container.NewHBox(
+		widget.NewIcon(theme.AccountIcon()), b.user, layout.NewSpacer(), b.syncIcon, b.sync, prog, b.lock))
+	return b
+}
+
+func (b *statusBar) update(st appstate.Status) {
+	b.user.SetText(st.User.Name + " · " + st.Org.Name)
+	b.sync.SetText(st.SyncText(b.a.d.Session.Now()))
+	switch {
+	case st.Syncing:
+		b.syncIcon.SetResource(theme.ViewRefreshIcon())
+	case !st.Online, st.SyncError != "":
+		b.syncIcon.SetResource(theme.WarningIcon())
+	default:
+		b.syncIcon.SetResource(theme.ConfirmIcon())
+	}
+	if f := st.Progress.Fraction(); st.Syncing && f >= 0 {
+		b.progress.SetValue(f)
+		b.progress.Show()
+	} else {
+		b.progress.Hide()
+	}
+}
+
+// updateStatus refreshes the status bar and the offline banner.
+func (m *mainScreen) updateStatus(st appstate.Status) {
+	m.status.update(st)
+	if text := st.OfflineBanner(m.a.d.Session.Now()); text != "" {
+		m.bannerText.SetText(text)
+		m.banner.Show()
+	} else {
+		m.banner.Hide()
+	}
+}

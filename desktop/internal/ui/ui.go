@@ -1,0 +1,149 @@
+// Package ui is the HealthPrep desktop window: sign-in, the day's schedule,
+// the prep sheet with its overrides, printing, the status bar, the offline
+// banner and the idle lock screen, built with Fyne.
+//
+// The UI is thin: it renders the values of package appstate and forwards the
+// person's intents to it; it holds no business rules. It takes a fyne.App
+// and never imports fyne.io/fyne/v2/app, so that its tests run on Fyne's
+// headless test driver with CGO_ENABLED=0; the binaries (cmd/healthprep,
+// cmd/healthprep-ui-demo) create the real app and window. Work that may be
+// slow (store reads, the screening engine, PDF rendering, sign-in) runs in
+// the background through Deps.Go and comes back to the UI goroutine with
+// fyne.Do. Status is always shown by text and mark as well as colour, so
+// that it reads for colour-blind people and in black-and-white print.
+package ui
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+
+	"healthprep.dev/desktop/internal/appstate"
+	"healthprep.dev/shared/chart"
+)
+
+// Deps is what the window needs. Session, Schedule, Sheets and Overrides
+// are required.
+type Deps struct {
+	Session   *appstate.Session
+	Schedule  appstate.Schedule
+	Sheets    appstate.Sheets
+	Overrides appstate.OverrideSink
+	// Location is the clinic's time zone; time.Local when nil.
+	Location *time.Location
+	// Go runs background work; `go f()` when nil. Results come back with
+	// fyne.Do.
+	Go func(f func())
+	// SaveFile asks the person where to save a PDF (suggested is the file
+	// name offered) and calls done with the open file, or with nil when
+	// they cancelled; a file dialog when nil.
+	SaveFile func(suggested string, done func(io.WriteCloser, error))
+}
+
+// App is the window's content and its screens.
+type App struct {
+	fyne fyne.App
+	win  fyne.Window
+	d    Deps
+	ctx  context.Context
+
+	signIn *signInScreen
+	main   *mainScreen
+	lock   *lockScreen
+	shown  fyne.CanvasObject
+
+	lastPrint *printJob // for tests
+}
+
+// New builds the window's content on win and shows the sign-in screen (or
+// the schedule, when the session is already signed in).
+func New(a fyne.App, win fyne.Window, d Deps) *App {
+	if d.Location == nil {
+		d.Location = time.Local
+	}
+	if d.Go == nil {
+		d.Go = func(f func()) { go f() }
+	}
+	ui := &App{fyne: a, win: win, d: d, ctx: context.Background()}
+	if ui.d.SaveFile == nil {
+		ui.d.SaveFile = ui.saveFileDialog
+	}
+	ui.signIn = newSignInScreen(ui)
+	ui.lock = newLockScreen(ui)
+	win.Canvas().SetOnTypedRune(func(r rune) {
+		if ui.main != nil && ui.shown == ui.main.root {
+			ui.main.typeToSearch(r)
+		}
+	})
+	d.Session.Subscribe(func(st appstate.Status) { fyne.Do(func() { ui.apply(st) }) })
+	ui.apply(d.Session.Status())
+	return ui
+}
+
+// apply shows the screen the session's state calls for and refreshes the
+// status bar and banner.
+func (a *App) apply(st appstate.Status) {
+	switch {
+	case !st.SignedIn:
+		a.signIn.update(st)
+		a.show(a.signIn.root)
+	case st.Locked:
+		a.lock.update(st)
+		a.show(a.lock.root)
+	default:
+		if a.main == nil {
+			a.main = newMainScreen(a)
+		}
+		a.main.updateStatus(st)
+		if a.shown != a.main.root {
+			a.show(a.main.root)
+			a.main.focusSchedule()
+		}
+	}
+}
+
+func (a *App) show(o fyne.CanvasObject) {
+	if a.shown == o {
+		return
+	}
+	a.shown = o
+	a.win.SetContent(o)
+}
+
+// today is the clinic's date now.
+func (a *App) today() chart.Date { return chart.FromTime(a.d.Session.Now().In(a.d.Location)) }
+
+// touch records activity for the idle lock.
+func (a *App) touch() { a.d.Session.Touch() }
+
+// RunIdleLock checks the idle lock every interval until ctx ends; the
+// binaries start it in a goroutine.
+func (a *App) RunIdleLock(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.d.Session.CheckIdle()
+		}
+	}
+}
+
+func (a *App) saveFileDialog(suggested string, done func(io.WriteCloser, error)) {
+	dlg := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if w == nil {
+			done(nil, err)
+			return
+		}
+		done(w, err)
+	}, a.win)
+	dlg.SetFileName(suggested)
+	dlg.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	dlg.Show()
+}
