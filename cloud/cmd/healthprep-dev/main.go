@@ -7,11 +7,19 @@
 //   - maildev capturing every mail the cloud sends (invites, resets),
 //   - the cloud core (healthprep-cloud, built by make into .run/bin), migrated,
 //   - a root administrator and a demo organisation with an admin invite and a
-//     signed-up nurse, created through the public API like an operator would.
+//     signed-up nurse, created through the public API like an operator would,
+//   - the FHIR/SMART sandbox (Epic's stand-in) with 200 synthetic patients
+//     and a schedule from today; the demo organisation is connected to it
+//     through the API in backend services mode (a client registered with
+//     the sandbox whose JWKS URL is the cloud's /nonprod/.well-known/jwks.json,
+//     signed by a generated key kept in .run/secrets.json and given to the
+//     cloud as NP_KEY_DEV),
+//   - a second cloud process in the worker role running the Epic jobs; the
+//     summary waits for the first ingest and says how much it brought in.
 //
 // It prints where to reach everything and stops it all, by PID, on Ctrl-C.
 //
-//	healthprep-dev [-dir .run] [-port 8080] [-pg-port 54329] [-once]
+//	healthprep-dev [-dir .run] [-port 8080] [-worker-port 8081] [-pg-port 54329] [-sandbox-port 8090] [-once]
 //
 // -once sets everything up, prints the summary and stops (for tests and CI).
 package main
@@ -19,10 +27,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -71,7 +83,14 @@ type secrets struct {
 	NursePassword string `json:"nurse_password"`
 	AdminEmail    string `json:"admin_email"`
 	AdminInvite   string `json:"admin_invite_link,omitempty"`
+	// EpicSigningKey (PEM, EC P-384) signs the cloud's backend services
+	// assertions; the cloud publishes its public half in its JWKS.
+	EpicSigningKey string `json:"epic_signing_key,omitempty"`
 }
+
+// backendClientID is the backend services client registered with the
+// sandbox for the demo organisation.
+const backendClientID = "healthprep-demo-backend"
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("healthprep-dev", flag.ContinueOnError)
@@ -79,6 +98,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	port := fs.Int("port", 8080, "cloud core port on 127.0.0.1")
 	pgPort := fs.Int("pg-port", 54329, "Postgres port on 127.0.0.1")
 	sandboxPort := fs.Int("sandbox-port", 8090, "FHIR/SMART sandbox port on 127.0.0.1")
+	workerPort := fs.Int("worker-port", 8081, "cloud worker (Epic jobs) health port on 127.0.0.1")
 	once := fs.Bool("once", false, "set up, print the summary and stop")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,27 +131,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer mailDev.Stop()
 
-	sandboxURL, stopSandbox, err := startSandbox(ctx, *dir, *sandboxPort, *port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", *port)
+	sandboxURL, stopSandbox, err := startSandbox(ctx, *dir, *sandboxPort, base)
 	if err != nil {
 		return err
 	}
 	defer stopSandbox()
 
 	bin := filepath.Join(*dir, "bin", "healthprep-cloud")
-	base := fmt.Sprintf("http://127.0.0.1:%d", *port)
-	web := base + "/web"
-	env := append(os.Environ(),
-		"HP_BASE_URL="+web,
-		"HP_LISTEN_ADDR="+fmt.Sprintf("127.0.0.1:%d", *port),
-		"HP_DATABASE_URL="+appDSN,
-		"HP_MIGRATE_DATABASE_URL="+ownerDSN,
-		"HP_KEYRING_KEY="+sec.KeyringKey,
-		"HP_EMAIL_HASH_KEY="+sec.EmailHashKey,
-		"HP_WEB_CSRF_KEY="+sec.WebCSRFKey,
-		"HP_MAIL_FROM=HealthPrep Demo <no-reply@healthprep.test>",
-		"HP_MAIL_TRANSPORT=smtp",
-		"HP_SMTP_ADDR="+mailDev.SMTPAddr,
-	)
+	env := cloudEnv(base, appDSN, ownerDSN, sec, mailDev)
 	if err := runCmd(ctx, env, nil, bin, "migrate"); err != nil {
 		return fmt.Errorf("migrating: %w", err)
 	}
@@ -141,41 +149,39 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("creating the root administrator: %w", err)
 		}
 	}
-
-	server := exec.Command(bin, "serve")
-	server.Env = env
-	logFile, err := os.OpenFile(filepath.Join(*dir, "cloud.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	api, err := startCloud(ctx, *dir, "cloud", bin, withListen(env, *port), "serve")
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	server.Stdout, server.Stderr = logFile, logFile
-	server.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := server.Start(); err != nil {
-		return fmt.Errorf("starting the cloud core: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- server.Wait() }()
-	defer func() {
-		_ = server.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = server.Process.Kill()
-		}
-	}()
-	if err := waitHealthy(ctx, base, done); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, filepath.Join(*dir, "cloud.log"))
-	}
+	defer api.stop()
 
 	save := func() error { return saveSecrets(filepath.Join(*dir, "secrets.json"), sec) }
-	if err := seedDemo(ctx, base, sec, mailDev, save); err != nil {
+	root, err := signInRoot(ctx, base, sec, save)
+	if err != nil {
+		return err
+	}
+	if err := seedDemo(ctx, root, sec, mailDev); err != nil {
 		return fmt.Errorf("creating the demo organisation: %w", err)
 	}
 	if err := save(); err != nil {
 		return err
 	}
-	printSummary(out, base, sandboxURL, pg, mailDev, sec)
+	started := time.Now()
+	if err := connectEpic(ctx, root, sec, sandboxURL); err != nil {
+		return fmt.Errorf("connecting the demo organisation to the sandbox: %w", err)
+	}
+	// The worker starts once the org is connected: its schedule runs at
+	// start and queues the first ingest at once.
+	worker, err := startCloud(ctx, *dir, "worker", bin, withListen(env, *workerPort), "serve", "-role", "worker")
+	if err != nil {
+		return err
+	}
+	defer worker.stop()
+	ing, err := waitIngest(ctx, root, sec, started, worker.done)
+	if err != nil {
+		return fmt.Errorf("%w (logs: %s, %s)", err, filepath.Join(*dir, "cloud.log"), filepath.Join(*dir, "worker.log"))
+	}
+	printSummary(out, base, sandboxURL, pg, mailDev, sec, ing)
 	if *once {
 		return nil
 	}
@@ -184,9 +190,79 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "stopping")
 		return nil
-	case err := <-done:
+	case err := <-api.done:
 		return fmt.Errorf("the cloud core exited: %v (log: %s)", err, filepath.Join(*dir, "cloud.log"))
+	case err := <-worker.done:
+		return fmt.Errorf("the cloud worker exited: %v (log: %s)", err, filepath.Join(*dir, "worker.log"))
 	}
+}
+
+// cloudEnv is the environment both cloud processes (api and worker) run
+// with, including the Epic signing key.
+func cloudEnv(base, appDSN, ownerDSN string, sec *secrets, mailDev *testpeer.MailDev) []string {
+	return append(os.Environ(),
+		"HP_BASE_URL="+base+"/web",
+		"HP_DATABASE_URL="+appDSN,
+		"HP_MIGRATE_DATABASE_URL="+ownerDSN,
+		"HP_KEYRING_KEY="+sec.KeyringKey,
+		"HP_EMAIL_HASH_KEY="+sec.EmailHashKey,
+		"HP_WEB_CSRF_KEY="+sec.WebCSRFKey,
+		"HP_MAIL_FROM=HealthPrep Demo <no-reply@healthprep.test>",
+		"HP_MAIL_TRANSPORT=smtp",
+		"HP_SMTP_ADDR="+mailDev.SMTPAddr,
+		"NP_KEY_DEV="+sec.EpicSigningKey,
+	)
+}
+
+func withListen(env []string, port int) []string {
+	return append(append([]string{}, env...), fmt.Sprintf("HP_LISTEN_ADDR=127.0.0.1:%d", port))
+}
+
+// process is a started cloud process.
+type process struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// stop ends the process by its PID: SIGTERM, then SIGKILL after 10 s.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// startCloud starts bin with args, logging to dir/name.log, and waits until
+// it answers health checks.
+func startCloud(ctx context.Context, dir, name, bin string, env []string, args ...string) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting the %s: %w", name, err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logFile.Close() }()
+	addr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HP_LISTEN_ADDR="); ok {
+			addr = v
+		}
+	}
+	if err := waitHealthy(ctx, "http://"+addr, p.done); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("the %s: %w (log: %s)", name, err, logPath)
+	}
+	return p, nil
 }
 
 func randomKey(n int) string {
@@ -211,8 +287,13 @@ func loadSecrets(path string) (*secrets, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
+		key, err := newSigningKey()
+		if err != nil {
+			return nil, err
+		}
 		return &secrets{
-			OwnerPassword: randomPassword(), AppPassword: randomPassword(),
+			EpicSigningKey: key,
+			OwnerPassword:  randomPassword(), AppPassword: randomPassword(),
 			KeyringKey: randomKey(32), EmailHashKey: randomKey(32), WebCSRFKey: randomKey(32),
 			RootEmail: "root@healthprep.test", RootPassword: randomPassword(),
 			NurseEmail: "nurse@demo-clinic.test", NursePassword: randomPassword(),
@@ -226,7 +307,25 @@ func loadSecrets(path string) (*secrets, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("reading %s: %w (delete the .run directory to start afresh)", path, err)
 	}
+	if s.EpicSigningKey == "" { // a .run from before the Epic connection
+		if s.EpicSigningKey, err = newSigningKey(); err != nil {
+			return nil, err
+		}
+	}
 	return &s, nil
+}
+
+// newSigningKey makes the demo's Epic signing key: EC P-384 (ES384), PKCS#8 PEM.
+func newSigningKey() (string, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("generating the Epic signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", fmt.Errorf("encoding the Epic signing key: %w", err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
 }
 
 func saveSecrets(path string, s *secrets) error {
@@ -312,56 +411,66 @@ func (b *bearer) interceptor() connect.UnaryInterceptorFunc {
 	}
 }
 
-// seedDemo signs the root administrator in (enrolling TOTP the first time),
-// creates the demo organisation, invites its admin and a nurse, and accepts
-// the nurse's invite with a known password. It is idempotent: what exists
-// is left alone.
-func seedDemo(ctx context.Context, base string, s *secrets, mailDev *testpeer.MailDev, save func() error) error {
-	if s.DemoOrgID != "" {
-		return nil
-	}
+// rootSession is the root administrator signed in to the API.
+type rootSession struct {
+	base string
+	b    *bearer
+	opts connect.ClientOption
+}
+
+// signInRoot signs the root administrator in, enrolling TOTP the first time.
+func signInRoot(ctx context.Context, base string, s *secrets, save func() error) (*rootSession, error) {
 	b := &bearer{}
 	opts := connect.WithInterceptors(b.interceptor())
 	auth := c.NewAuthServiceClient(http.DefaultClient, base, opts)
-	orgs := c.NewOrgServiceClient(http.DefaultClient, base, opts)
-	users := c.NewUserServiceClient(http.DefaultClient, base, opts)
-
 	in, err := auth.SignIn(ctx, connect.NewRequest(&v1.SignInRequest{Email: s.RootEmail, Password: s.RootPassword, ClientKind: v1.ClientKind_CLIENT_KIND_API, DeviceId: "healthprep-dev"}))
 	if err != nil {
-		return fmt.Errorf("signing in as root: %w", err)
+		return nil, fmt.Errorf("signing in as root: %w", err)
 	}
 	b.token = in.Msg.SessionToken
 	switch {
 	case in.Msg.TotpEnrolmentRequired:
 		en, err := auth.StartTotpEnrolment(ctx, connect.NewRequest(&v1.StartTotpEnrolmentRequest{}))
 		if err != nil {
-			return fmt.Errorf("enrolling root TOTP: %w", err)
+			return nil, fmt.Errorf("enrolling root TOTP: %w", err)
 		}
 		code, err := totp.GenerateCode(en.Msg.Secret, time.Now())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := auth.ConfirmTotpEnrolment(ctx, connect.NewRequest(&v1.ConfirmTotpEnrolmentRequest{TotpCode: code})); err != nil {
-			return fmt.Errorf("confirming root TOTP: %w", err)
+			return nil, fmt.Errorf("confirming root TOTP: %w", err)
 		}
 		s.RootTOTP = en.Msg.Secret
 		if err := save(); err != nil {
-			return err
+			return nil, err
 		}
 	case in.Msg.SecondFactorRequired:
 		// A half-finished earlier run may have used this step's code: use
 		// the next step's, which the server accepts (±1 step) and has not seen.
 		code, err := totp.GenerateCode(s.RootTOTP, time.Now().Add(30*time.Second))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		v, err := auth.VerifySecondFactor(ctx, connect.NewRequest(&v1.VerifySecondFactorRequest{Code: &v1.VerifySecondFactorRequest_TotpCode{TotpCode: code}}))
 		if err != nil {
-			return fmt.Errorf("verifying root TOTP: %w", err)
+			return nil, fmt.Errorf("verifying root TOTP: %w", err)
 		}
 		b.token = v.Msg.SessionToken
 	}
+	return &rootSession{base: base, b: b, opts: opts}, nil
+}
 
+// seedDemo creates the demo organisation, invites its admin and a nurse,
+// and accepts the nurse's invite with a known password. It is idempotent:
+// what exists is left alone.
+func seedDemo(ctx context.Context, root *rootSession, s *secrets, mailDev *testpeer.MailDev) error {
+	if s.DemoOrgID != "" {
+		return nil
+	}
+	auth := c.NewAuthServiceClient(http.DefaultClient, root.base, root.opts)
+	orgs := c.NewOrgServiceClient(http.DefaultClient, root.base, root.opts)
+	users := c.NewUserServiceClient(http.DefaultClient, root.base, root.opts)
 	{
 		o, err := orgs.CreateOrg(ctx, connect.NewRequest(&v1.CreateOrgRequest{Name: "Demo Family Clinic", Slug: "demo-clinic", MaxUsers: 25}))
 		if err != nil {
@@ -416,7 +525,73 @@ func inviteLinks(ctx context.Context, mailDev *testpeer.MailDev, n int) (map[str
 	return links, nil
 }
 
-func printSummary(out io.Writer, base, sandboxURL string, pg *pgcluster.Cluster, mailDev *testpeer.MailDev, s *secrets) {
+// connectEpic configures the demo organisation's Epic settings through the
+// API (the sandbox, its environment, backend services with our client, a
+// rate limit a local sandbox can take) and connects: the cloud asks the
+// sandbox for a token with an assertion signed by NP_KEY_DEV, which the
+// sandbox checks against the cloud's published JWKS. Run again, it
+// reconnects (the sandbox forgets its tokens when it stops).
+func connectEpic(ctx context.Context, root *rootSession, s *secrets, sandboxURL string) error {
+	epicAPI := c.NewEpicServiceClient(http.DefaultClient, root.base, root.opts)
+	clientID, base := backendClientID, sandboxURL+"/fhir"
+	limit := int32(1_000_000)
+	if _, err := epicAPI.UpdateEpicConfig(ctx, connect.NewRequest(&v1.UpdateEpicConfigRequest{
+		OrgId: s.DemoOrgID, ClientId: &clientID, FhirBaseUrl: &base,
+		Environment:      v1.EpicEnvironment_EPIC_ENVIRONMENT_SANDBOX,
+		ConnectionMode:   v1.EpicConnectionMode_EPIC_CONNECTION_MODE_BACKEND_SERVICES,
+		RateLimitPerHour: &limit,
+	})); err != nil {
+		return fmt.Errorf("configuring Epic: %w", err)
+	}
+	res, err := epicAPI.StartEpicConnect(ctx, connect.NewRequest(&v1.StartEpicConnectRequest{OrgId: s.DemoOrgID}))
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	if !res.Msg.GetConnected() {
+		return errors.New("connecting: the cloud did not connect in backend services mode")
+	}
+	return nil
+}
+
+// ingestCounts is what the first ingest brought in.
+type ingestCounts struct {
+	Patients, Appointments, Records int64
+}
+
+// waitIngest waits (at most 5 minutes) until the demo organisation's Epic
+// status shows a sync finished after since, and returns what ingest holds.
+// A sync failure is returned in the status's words. When an earlier run
+// has synced already, the worker's schedule ingests again once the last
+// sync is 15 minutes old: the counts are returned at once.
+func waitIngest(ctx context.Context, root *rootSession, s *secrets, since time.Time, workerDone <-chan error) (ingestCounts, error) {
+	epicAPI := c.NewEpicServiceClient(http.DefaultClient, root.base, root.opts)
+	deadline := time.Now().Add(5 * time.Minute)
+	for first := true; time.Now().Before(deadline); first = false {
+		st, err := epicAPI.GetEpicStatus(ctx, connect.NewRequest(&v1.GetEpicStatusRequest{OrgId: s.DemoOrgID}))
+		if err != nil {
+			return ingestCounts{}, fmt.Errorf("reading the Epic status: %w", err)
+		}
+		m := st.Msg
+		switch {
+		case m.GetLastSyncAt() != nil && (first || !m.GetLastSyncAt().AsTime().Before(since.Truncate(time.Second))):
+			in := m.GetIngest()
+			return ingestCounts{Patients: in.GetPatients(), Appointments: in.GetAppointments(),
+				Records: in.GetPatients() + in.GetAppointments() + in.GetChartResources()}, nil
+		case m.GetLastError() != "" && m.GetLastErrorAt() != nil && m.GetLastErrorAt().AsTime().After(since):
+			return ingestCounts{}, fmt.Errorf("the first ingest failed: %s", m.GetLastError())
+		}
+		select {
+		case err := <-workerDone:
+			return ingestCounts{}, fmt.Errorf("the cloud worker exited during the first ingest: %v", err)
+		case <-ctx.Done():
+			return ingestCounts{}, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return ingestCounts{}, errors.New("the first ingest did not finish in 5 minutes")
+}
+
+func printSummary(out io.Writer, base, sandboxURL string, pg *pgcluster.Cluster, mailDev *testpeer.MailDev, s *secrets, ing ingestCounts) {
 	fmt.Fprintf(out, `
 HealthPrep is running on loopback.
 
@@ -424,6 +599,8 @@ HealthPrep is running on loopback.
   health                               %[1]s/grpc.health.v1.Health/Check
   web pages (invite, sign-in, reset)   %[1]s/web/signin
   FHIR/SMART sandbox (200 demo pts)    %[11]s/fhir  (Epic stand-in; SMART config at %[11]s/fhir/.well-known/smart-configuration)
+  Epic connection                      demo organisation, backend services as %[12]s (JWKS %[1]s/nonprod/.well-known/jwks.json)
+  first ingest                         %[13]d patients scheduled (%[14]d appointments), %[15]d records ingested
   captured mail (maildev)              %[2]s
   Postgres                             127.0.0.1:%[3]d (state in .run/pg)
 
@@ -434,15 +611,21 @@ HealthPrep is running on loopback.
   demo admin invite    %[10]s
 
 Try:  HP_SERVER=%[1]s .run/bin/hpctl signin %[4]s
-`, base, mailDev.WebURL, pg.Port(), s.RootEmail, s.RootPassword, s.RootTOTP, s.DemoOrgID, s.NurseEmail, s.NursePassword, s.AdminInvite, sandboxURL)
+`, base, mailDev.WebURL, pg.Port(), s.RootEmail, s.RootPassword, s.RootTOTP, s.DemoOrgID, s.NurseEmail, s.NursePassword, s.AdminInvite, sandboxURL,
+		backendClientID, ing.Patients, ing.Appointments, ing.Records)
+	fmt.Fprintf(out, "%d patients scheduled, %d records ingested\n", ing.Patients, ing.Records)
 }
 
 // startSandbox runs the FHIR + SMART sandbox (Epic's stand-in) loaded with
-// the synthetic demo clinic, its schedule starting today.
-func startSandbox(ctx context.Context, dir string, port, cloudPort int) (string, func(), error) {
+// the synthetic demo clinic, its schedule starting today, with our two
+// OAuth clients registered: the authorization code client (redirect to the
+// cloud's callback) and the backend services client (the cloud's
+// non-production JWKS).
+func startSandbox(ctx context.Context, dir string, port int, cloudBase string) (string, func(), error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(dir, "bin", "healthprep-sandbox"), "-demo", "-addr", addr,
-		"-redirect-uri", fmt.Sprintf("http://127.0.0.1:%d/epic/callback", cloudPort))
+		"-redirect-uri", cloudBase+"/epic/oauth/callback",
+		"-backend-client-id", backendClientID, "-backend-jwks-url", cloudBase+"/nonprod/.well-known/jwks.json")
 	logFile, err := os.OpenFile(filepath.Join(dir, "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", nil, err

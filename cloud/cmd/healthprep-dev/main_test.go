@@ -16,9 +16,10 @@ import (
 )
 
 // TestOnceSetsUpTheDemoAndIsIdempotent is `make run` without the waiting:
-// the real cloud binary, a durable Postgres, mail capture, the demo
-// organisation seeded through the public API; then a second run over the
-// same state directory finds everything in place.
+// the real cloud binary (api and worker), a durable Postgres, mail capture,
+// the sandbox, the demo organisation seeded and connected to the sandbox
+// through the public API, its first ingest done; then a second run over
+// the same state directory finds everything in place.
 func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	// When the tests run as root, Postgres runs as the postgres user, who
@@ -44,7 +45,12 @@ func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-dir", dir, "-port", itoa(port), "-pg-port", itoa(pgPort), "-sandbox-port", itoa(sbPort), "-once"}
+	workerPort, err := pgcluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-dir", dir, "-port", itoa(port), "-pg-port", itoa(pgPort), "-sandbox-port", itoa(sbPort),
+		"-worker-port", itoa(workerPort), "-once"}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -56,6 +62,19 @@ func TestOnceSetsUpTheDemoAndIsIdempotent(t *testing.T) {
 		if !strings.Contains(first.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, first.String())
 		}
+	}
+	// The demo organisation is connected to the sandbox and the worker
+	// ingested its schedule.
+	ingested := regexp.MustCompile(`(?m)^(\d+) patients scheduled, (\d+) records ingested$`).FindStringSubmatch(first.String())
+	if ingested == nil {
+		t.Fatalf("no ingest line in the summary:\n%s", first.String())
+	}
+	t.Log(ingested[0])
+	if n, _ := strconv.Atoi(ingested[1]); n == 0 {
+		t.Errorf("patients scheduled = %s; want some", ingested[1])
+	}
+	if m, _ := strconv.Atoi(ingested[2]); m == 0 {
+		t.Errorf("records ingested = %s; want some", ingested[2])
 	}
 	org := regexp.MustCompile(`Demo Family Clinic \(([0-9a-f-]{36})\)`).FindStringSubmatch(first.String())
 	if org == nil {
