@@ -41,7 +41,7 @@ func newSheetView(a *App, m *mainScreen) *sheetView {
 	v.title.SizeName = theme.SizeNameHeadingText
 	v.title.Truncation = fyne.TextTruncateEllipsis
 	v.subtitle.Wrapping = fyne.TextWrapWord
-	v.origin.Importance = widget.LowImportance
+	v.origin.TextStyle = fyne.TextStyle{Italic: true}
 	v.origin.Wrapping = fyne.TextWrapWord
 	v.print = widget.NewButtonWithIcon("Print sheet", theme.DocumentPrintIcon(), v.printSheet)
 	v.print.Hide()
@@ -185,8 +185,7 @@ func newCheckRow(v *sheetView, it prepsheet.ScreeningItem) *checkRow {
 	c.badge.set(it.Symbol+" "+it.Label, fill, fg)
 	name := widget.NewLabelWithStyle(it.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.Wrapping = fyne.TextWrapWord
-	dates := widget.NewLabel(dateLine(it))
-	dates.Importance = widget.LowImportance
+	dates := widget.NewLabelWithStyle(dateLine(it), fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 	reason := wrapped(it.Reason)
 
 	c.evidence = container.NewVBox()
@@ -210,6 +209,9 @@ func newCheckRow(v *sheetView, it prepsheet.ScreeningItem) *checkRow {
 			c.showEv.SetIcon(theme.MenuDropUpIcon())
 		}
 	})
+	if len(it.Evidence) == 0 && len(it.Sources) == 0 {
+		c.showEv.Disable()
+	}
 	c.override = widget.NewButtonWithIcon("Override...", theme.DocumentCreateIcon(), func() { v.openOverride(it) })
 	buttons := container.NewVBox(c.showEv, c.override)
 	text := container.NewVBox(name, dates, reason, c.evidence)

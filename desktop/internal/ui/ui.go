@@ -92,8 +92,8 @@ func (a *App) apply(st appstate.Status) {
 		a.signIn.update(st)
 		a.show(a.signIn.root)
 	case st.Locked:
-		a.lock.update(st)
 		a.show(a.lock.root)
+		a.lock.update(st)
 	default:
 		if a.main == nil {
 			a.main = newMainScreen(a)

@@ -1,0 +1,200 @@
+//go:build cgo
+
+// Command healthprep-ui-demo opens the HealthPrep window on the demo clinic
+// (deterministic synthetic patients, computed with the shared screening
+// engine in memory), for trying the window and for screenshots until the GUI
+// becomes the default subcommand of cmd/healthprep.
+//
+// Usage:
+//
+//	healthprep-ui-demo [-patients N] [-now RFC3339] [-tz ZONE] [-dark] [-screenshots DIR]
+//
+// Sign in as nurse@demo-clinic.example with demo-password-1 (or
+// admin@demo-clinic.example, code 246810). With -screenshots DIR it signs in
+// by itself, walks through the main screens (sign-in, schedule with an open
+// prep sheet, override dialog, offline banner, lock screen), saves each as
+// DIR/NN-name.png from the window's own canvas, and quits; run it under
+// Xvfb (make screenshots). It needs cgo and OpenGL (Fyne's GL driver).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+	_ "time/tzdata" // -tz works without a system zone database
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"healthprep.dev/desktop/internal/appstate"
+	"healthprep.dev/desktop/internal/appstate/demo"
+	"healthprep.dev/desktop/internal/ui"
+)
+
+// Config is the command's configuration, from its flags.
+type Config struct {
+	Patients    int
+	Now         time.Time // the demo clock's start; zero means the real clock
+	Location    *time.Location
+	Dark        bool
+	Screenshots string
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthprep-ui-demo:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "healthprep-ui-demo:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (Config, error) {
+	fs := flag.NewFlagSet("healthprep-ui-demo", flag.ContinueOnError)
+	cfg := Config{}
+	now := fs.String("now", "2025-03-14T07:45:00-05:00", "the demo clock's start (RFC 3339); \"real\" for the real clock")
+	tz := fs.String("tz", "America/Chicago", "the clinic's time zone")
+	fs.IntVar(&cfg.Patients, "patients", 200, "demo patients (spread over 10 working days)")
+	fs.BoolVar(&cfg.Dark, "dark", false, "dark theme")
+	fs.StringVar(&cfg.Screenshots, "screenshots", "", "save screenshots of the main screens to this directory and quit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return cfg, fmt.Errorf("-tz: %w", err)
+	}
+	cfg.Location = loc
+	if *now != "real" {
+		t, err := time.Parse(time.RFC3339, *now)
+		if err != nil {
+			return cfg, fmt.Errorf("-now: %w", err)
+		}
+		cfg.Now = t
+	}
+	if cfg.Patients < 1 {
+		return cfg, errors.New("-patients must be at least 1")
+	}
+	return cfg, nil
+}
+
+func run(cfg Config) error {
+	clock := time.Now
+	if !cfg.Now.IsZero() {
+		start, wall := cfg.Now, time.Now()
+		clock = func() time.Time { return start.Add(time.Since(wall)) }
+	}
+	clinic, err := demo.NewClinic(cfg.Patients, clock, cfg.Location)
+	if err != nil {
+		return err
+	}
+	session := appstate.NewSession(clinic.Auth, appstate.DefaultIdleLock, clock)
+	session.SyncDone(clock().Add(-4*time.Minute), nil)
+
+	a := app.NewWithID("dev.healthprep.demo")
+	a.Settings().SetTheme(ui.Theme(cfg.Dark))
+	w := a.NewWindow("HealthPrep - Demo Family Clinic")
+	w.Resize(fyne.NewSize(1280, 760))
+	u := ui.New(a, w, ui.Deps{
+		Session: session, Schedule: clinic.Source, Sheets: clinic.Source, Overrides: clinic.Source,
+		Location: cfg.Location,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go u.RunIdleLock(ctx, 30*time.Second)
+
+	var tourErr error
+	if cfg.Screenshots != "" {
+		go func() {
+			tourErr = tour(w, session, clinic, cfg.Screenshots)
+			fyne.Do(a.Quit)
+		}()
+	}
+	w.ShowAndRun()
+	return tourErr
+}
+
+// tour walks through the main screens as a person would (keyboard
+// included) and saves a screenshot of each.
+func tour(w fyne.Window, session *appstate.Session, clinic *demo.Clinic, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	n := 0
+	shot := func(name string) error {
+		time.Sleep(700 * time.Millisecond) // let the window lay out and paint
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("%02d-%s.png", n, name))
+		img := w.Canvas().Capture() // runs on the window's GL context itself
+		if !uniform(img) {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return png.Encode(f, img)
+		}
+		// Some software GL stacks (Mesa under Xvfb) read back a blank
+		// front buffer: take the X display instead.
+		if out, err := exec.Command("import", "-window", "root", path).CombinedOutput(); err != nil {
+			return fmt.Errorf("the window's capture is blank and import failed: %v: %s", err, out)
+		}
+		return nil
+	}
+	key := func(k fyne.KeyName) {
+		fyne.DoAndWait(func() {
+			if f := w.Canvas().Focused(); f != nil {
+				f.TypedKey(&fyne.KeyEvent{Name: k})
+			}
+		})
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := shot("sign-in"); err != nil {
+		return err
+	}
+	if err := session.SignIn(context.Background(), appstate.Credentials{Email: demo.NurseEmail, Password: demo.DemoPassword}); err != nil {
+		return fmt.Errorf("signing in: %w", err)
+	}
+	time.Sleep(time.Second)
+	key(fyne.KeyDown)
+	key(fyne.KeyDown)
+	key(fyne.KeyReturn)
+	if err := shot("schedule-and-sheet"); err != nil {
+		return err
+	}
+	session.SyncStarted()
+	session.SyncProgress(appstate.Progress{Applied: 1840, Seq: 620, Latest: 1000})
+	session.SetOnline(false)
+	if err := shot("offline"); err != nil {
+		return err
+	}
+	session.SyncDone(session.Now(), errors.New("cloud unreachable"))
+	session.Lock()
+	return shot("locked")
+}
+
+// uniform reports whether every pixel of img has one colour.
+func uniform(img image.Image) bool {
+	b := img.Bounds()
+	first := img.At(b.Min.X, b.Min.Y)
+	r0, g0, b0, a0 := first.RGBA()
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, a := img.At(x, y).RGBA()
+			if r != r0 || g != g0 || bl != b0 || a != a0 {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,82 @@
+//go:build cgo
+
+package main
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestScreenshots checks the screenshots `make screenshots` took with the
+// real window (HP_SCREENSHOTS names their directory): each is non-blank
+// and Tesseract reads the text the screen must show. Text is checked by
+// OCR on the pictures themselves, so a window that renders nothing legible
+// fails.
+func TestScreenshots(t *testing.T) {
+	dir := os.Getenv("HP_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("HP_SCREENSHOTS is not set: run make screenshots, which takes the screenshots under Xvfb first")
+	}
+	if _, err := exec.LookPath("tesseract"); err != nil {
+		t.Fatal("tesseract is needed to read the screenshots (apt tesseract-ocr)")
+	}
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"01-sign-in.png", []string{"HealthPrep", "Sign in", "Password"}},
+		{"02-schedule-and-sheet.png", []string{"appointments", "Screenings", "Override", "Print day", "min ago"}},
+		{"03-offline.png", []string{"OFFLINE", "still open and print", "Syncing"}},
+		{"04-locked.png", []string{"is locked", "Password", "Sign out"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join(dir, tt.file)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("decoding %s: %v", tt.file, err)
+			}
+			if got := img.Bounds().Dx(); got < 1000 {
+				t.Errorf("%s is %d px wide, want the 1280 px window", tt.file, got)
+			}
+			if n := colours(img); n < 8 {
+				t.Fatalf("%s has %d colours: blank", tt.file, n)
+			}
+			cmd := exec.Command("tesseract", path, "-", "--psm", "3")
+			cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("tesseract %s: %v", tt.file, err)
+			}
+			text := strings.Join(strings.Fields(string(out)), " ")
+			for _, w := range tt.want {
+				if !strings.Contains(strings.ToLower(text), strings.ToLower(w)) {
+					t.Errorf("%s: OCR does not find %q in %q", tt.file, w, text)
+				}
+			}
+		})
+	}
+}
+
+// colours counts the distinct colours of img, sampled, up to 64.
+func colours(img image.Image) int {
+	seen := map[[4]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y && len(seen) < 64; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, a := img.At(x, y).RGBA()
+			seen[[4]uint32{r, g, bl, a}] = true
+		}
+	}
+	return len(seen)
+}
