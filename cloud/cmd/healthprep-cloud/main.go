@@ -56,6 +56,7 @@ import (
 	"healthprep.dev/cloud/internal/mail"
 	"healthprep.dev/cloud/internal/org"
 	"healthprep.dev/cloud/internal/publicpage"
+	"healthprep.dev/cloud/internal/publish"
 	"healthprep.dev/cloud/internal/syncfeed"
 	"healthprep.dev/cloud/internal/syncfeed/pgstore"
 	"healthprep.dev/cloud/internal/tenancy"
@@ -142,6 +143,8 @@ type components struct {
 	identity *identity.Service
 	handler  http.Handler
 	jobs     *ingest.Jobs // Epic jobs, run by the worker role
+	// publisher puts every org's configuration into its sync feed (worker role).
+	publisher *publish.Publisher
 }
 
 // newKMS builds the key-encryption provider for envelope encryption:
@@ -216,6 +219,12 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	epicConfigs := epicconfig.New(db, envKeys, epicconfig.Options{BaseURL: origin, SigningKeys: signing})
 	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
+	feedStore := pgstore.New(db, envKeys)
+	publisher, err := publish.New(org.NewStore(db, time.Now), feedStore, publish.Options{Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	rpc, services := api.Handler(api.Services{
 		Authenticator: idAPI,
 		Orgs:          org.NewStore(db, time.Now),
@@ -224,7 +233,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 		Audit:         api.AuditStore{DB: db},
 		EpicConfigs:   epicConfigs,
 		Ingest:        ingestStore,
-		Sync:          syncfeed.New(pgstore.New(db, envKeys), syncfeed.Options{}),
+		Sync:          syncfeed.New(feedStore, syncfeed.Options{}),
 		Devices:       device.New(db, time.Now),
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
@@ -263,7 +272,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	jobs := ingest.NewJobs(db, ingestStore, epicConfigs, ingest.JobsConfig{Logger: log})
-	return &components{db: db, identity: ids, handler: mux, jobs: jobs}, nil
+	return &components{db: db, identity: ids, handler: mux, jobs: jobs, publisher: publisher}, nil
 }
 
 // health reports SERVING while the database answers.
@@ -343,6 +352,12 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, environ []
 			defer cancel()
 			_ = rc.Stop(sctx)
 		}()
+		// Every org's configuration and screening library into its feed:
+		// each minute, and within a second of a settings change.
+		pubCtx, stopPub := context.WithCancel(ctx)
+		pubDone := make(chan struct{})
+		go func() { defer close(pubDone); _ = c.publisher.Run(pubCtx) }()
+		defer func() { stopPub(); <-pubDone }()
 	}
 	srv := &http.Server{
 		Handler:           handler,

@@ -1,0 +1,147 @@
+// Package publish keeps every organisation's configuration (time zone,
+// desktop idle time, prep-sheet lookbacks) and its effective screening
+// library in its sync feed, where workstations pick them up with the rest
+// of the organisation's data.
+//
+// The worker role runs a Publisher: it checks the organisations' rows every
+// second and publishes an organisation as soon as its row changed (a
+// settings change through the API, from any replica), and every minute it
+// publishes them all (a new default library after a deploy, an org that
+// was missed). syncfeed.Publish writes only what differs from the feed, so
+// a sweep over unchanged organisations moves no cursor.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"healthprep.dev/cloud/internal/org"
+	"healthprep.dev/cloud/internal/syncfeed"
+	"healthprep.dev/cloud/internal/tenancy"
+	"healthprep.dev/shared/prepsheet"
+	"healthprep.dev/shared/screening"
+)
+
+// Orgs lists organisations with their settings (org.Store).
+type Orgs interface {
+	List(ctx context.Context, status org.Status, page org.Page) ([]org.Org, string, error)
+}
+
+// Options tune a Publisher.
+type Options struct {
+	// Every is how often every organisation is published (default 60 s).
+	Every time.Duration
+	// Check is how often the organisations' rows are read for changes
+	// (default 1 s).
+	Check  time.Duration
+	Logger *slog.Logger
+}
+
+// Publisher publishes organisations' configuration into their feeds.
+type Publisher struct {
+	orgs  Orgs
+	store syncfeed.Store
+	opt   Options
+	lib   screening.Library
+	// seen is each organisation's updated_at when last published.
+	seen map[tenancy.OrgID]time.Time
+}
+
+// New returns a Publisher writing into store.
+func New(orgs Orgs, store syncfeed.Store, opt Options) (*Publisher, error) {
+	if opt.Every <= 0 {
+		opt.Every = time.Minute
+	}
+	if opt.Check <= 0 {
+		opt.Check = time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Organisations cannot change their library yet: every one gets the
+	// shared default preset.
+	lib, err := syncfeed.Library(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Publisher{orgs: orgs, store: store, opt: opt, lib: lib, seen: map[tenancy.OrgID]time.Time{}}, nil
+}
+
+// Config is the feed's configuration record for an organisation's settings.
+func Config(s org.Settings) syncfeed.OrgConfig {
+	return syncfeed.OrgConfig{
+		Timezone:           s.Timezone,
+		DesktopIdleMinutes: s.DesktopIdleMinutes,
+		Lookback: prepsheet.Lookback{
+			LabsMonths: s.Lookback.Labs, ImagingMonths: s.Lookback.Imaging, ConsultsMonths: s.Lookback.Consults,
+			HospitalMonths: s.Lookback.Hospital, DocumentsMonths: s.Lookback.Documents,
+		},
+	}
+}
+
+// Sweep publishes every organisation whose row changed since the last
+// sweep published it, or all of them when all is set. It returns how many
+// records it wrote. One organisation's failure does not stop the others;
+// the errors are joined.
+func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
+	written := 0
+	var errs []error
+	page := org.Page{Size: 500}
+	for {
+		orgs, next, err := p.orgs.List(ctx, "", page)
+		if err != nil {
+			return written, fmt.Errorf("publishing configuration: %w", err)
+		}
+		for _, o := range orgs {
+			if o.IsPlatform {
+				continue
+			}
+			if last, ok := p.seen[o.ID]; ok && !all && last.Equal(o.UpdatedAt) {
+				continue
+			}
+			n, err := syncfeed.Publish(ctx, p.store, o.ID, Config(o.Settings), p.lib)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("organisation %s: %w", o.ID, err))
+				continue
+			}
+			p.seen[o.ID] = o.UpdatedAt
+			written += n
+		}
+		if next == "" {
+			return written, errors.Join(errs...)
+		}
+		page.After = next
+	}
+}
+
+// Run publishes every organisation at once and every Every, and a changed
+// organisation within Check, until ctx ends. Errors are logged (never
+// settings or PHI: organisation ids only) and retried on the next tick.
+func (p *Publisher) Run(ctx context.Context) error {
+	check := time.NewTicker(p.opt.Check)
+	defer check.Stop()
+	lastAll := time.Time{}
+	for {
+		all := time.Since(lastAll) >= p.opt.Every
+		n, err := p.Sweep(ctx, all)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			p.opt.Logger.Warn("publishing configuration", "err", err)
+		} else if all {
+			lastAll = time.Now()
+		}
+		if n > 0 {
+			p.opt.Logger.Info("published configuration", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+		}
+	}
+}
