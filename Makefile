@@ -21,7 +21,10 @@ VERSITYGW_VERSION   := v1.8.0
 NODE_PEERS          := cloud/internal/testpeer/node
 
 # Debian packages the tests and the product need on a fresh machine.
-APT_PACKAGES := postgresql poppler-utils chromium gnome-keyring dbus-daemon
+APT_PACKAGES := postgresql poppler-utils chromium gnome-keyring dbus-daemon \
+	libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
+	pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
+	xvfb xauth dbus-x11 imagemagick
 
 .PHONY: help
 help: ## list the targets
@@ -72,8 +75,8 @@ $(STAMPS)/protoc-gen-connect-go-%:
 	@mkdir -p $(STAMPS) && touch $@
 
 ## ---- the two commands ----
-.PHONY: test unit run test-keystore soak
-test: deps lint unit test-keystore ## install what is needed, check lint and generated code, run every test
+.PHONY: test unit run test-keystore soak screenshots
+test: deps lint unit test-keystore screenshots ## install what is needed, check lint and generated code, run every test
 
 unit: ## run the Go tests of every module (no installs)
 	@for m in $(MODULES); do \
@@ -83,6 +86,12 @@ unit: ## run the Go tests of every module (no installs)
 	@# The sync simulation once more from its directory, so its summary line
 	@# (seed count and convergence) shows in the output.
 	@cd desktop/internal/syncagent && go test -count=1 -run 'TestSimulation$$' | grep -E '^(sync simulation|ok|FAIL|---)'
+
+screenshots: deps ## run the real window under Xvfb on the demo data, save PNGs to .run/screenshots and check them
+	@mkdir -p .run/bin && rm -rf .run/screenshots
+	cd desktop && go build -o ../.run/bin/healthprep-ui-demo ./cmd/healthprep-ui-demo
+	LANG=en_US.UTF-8 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" .run/bin/healthprep-ui-demo -screenshots $(CURDIR)/.run/screenshots
+	cd desktop && HP_SCREENSHOTS=$(CURDIR)/.run/screenshots go test -count=1 -run TestScreenshots ./cmd/healthprep-ui-demo
 
 soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
 	cd desktop/internal/syncagent && go test -count=1 -timeout 0 -run 'TestSimulation$$' -sim.seeds=$${SEEDS:-500000}
