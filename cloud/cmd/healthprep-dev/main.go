@@ -22,6 +22,12 @@
 //	healthprep-dev [-dir .run] [-port 8080] [-worker-port 8081] [-pg-port 54329] [-sandbox-port 8090] [-once]
 //
 // -once sets everything up, prints the summary and stops (for tests and CI).
+//
+//	healthprep-dev -smoke [-data DIR] [-bin DIR] [-keep]
+//
+// -smoke is `make smoke`: the same start in a fresh temporary directory on
+// free ports, then a headless desktop enrols, syncs and opens every prep
+// sheet of the schedule; see smoke.go.
 package main
 
 import (
@@ -100,88 +106,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	sandboxPort := fs.Int("sandbox-port", 8090, "FHIR/SMART sandbox port on 127.0.0.1")
 	workerPort := fs.Int("worker-port", 8081, "cloud worker (Epic jobs) health port on 127.0.0.1")
 	once := fs.Bool("once", false, "set up, print the summary and stop")
+	smoke := fs.Bool("smoke", false, "end-to-end smoke in a fresh temporary state directory, on free ports, with a headless desktop (see smoke.go)")
+	data := fs.String("data", os.Getenv("SMOKE_DATA"), "with -smoke: a directory of FHIR R4 JSON to load instead of the demo data (default $SMOKE_DATA)")
+	bin := fs.String("bin", "", "with -smoke: directory of the built binaries (default: this program's directory)")
+	keep := fs.Bool("keep", false, "with -smoke: keep the temporary state directory (logs) on success too")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *smoke {
+		return runSmoke(ctx, smokeConfig{BinDir: *bin, Data: *data, Keep: *keep}, out)
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		return err
 	}
-	*dir = abs
-	sec, err := loadSecrets(filepath.Join(*dir, "secrets.json"))
+	st, err := up(ctx, upConfig{Dir: abs, BinDir: filepath.Join(abs, "bin"), Port: *port, PGPort: *pgPort,
+		SandboxPort: *sandboxPort, WorkerPort: *workerPort, Durable: true, Sandbox: []string{"-demo"}}, out)
 	if err != nil {
 		return err
 	}
-
-	fmt.Fprintln(out, "starting Postgres in", filepath.Join(*dir, "pg"))
-	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(*dir, "pg"), Port: *pgPort, Durable: true})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
-	if err := prepareDatabase(ctx, pg, sec); err != nil {
-		return err
-	}
-	appDSN := pg.DSN("healthprep", "healthprep_app_login", sec.AppPassword)
-	ownerDSN := pg.DSN("healthprep", "healthprep_owner", sec.OwnerPassword)
-
-	mailDev, err := testpeer.StartMailDev(ctx, testpeer.MailDevConfig{Dir: filepath.Join(*dir, "mail")})
-	if err != nil {
-		return fmt.Errorf("starting mail capture: %w", err)
-	}
-	defer mailDev.Stop()
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", *port)
-	sandboxURL, stopSandbox, err := startSandbox(ctx, *dir, *sandboxPort, base)
-	if err != nil {
-		return err
-	}
-	defer stopSandbox()
-
-	bin := filepath.Join(*dir, "bin", "healthprep-cloud")
-	env := cloudEnv(base, appDSN, ownerDSN, sec, mailDev)
-	if err := runCmd(ctx, env, nil, bin, "migrate"); err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	if sec.RootTOTP == "" {
-		err := runCmd(ctx, env, strings.NewReader(sec.RootPassword+"\n"), bin, "bootstrap-root", sec.RootEmail)
-		if err != nil {
-			return fmt.Errorf("creating the root administrator: %w", err)
-		}
-	}
-	api, err := startCloud(ctx, *dir, "cloud", bin, withListen(env, *port), "serve")
-	if err != nil {
-		return err
-	}
-	defer api.stop()
-
-	save := func() error { return saveSecrets(filepath.Join(*dir, "secrets.json"), sec) }
-	root, err := signInRoot(ctx, base, sec, save)
-	if err != nil {
-		return err
-	}
-	if err := seedDemo(ctx, root, sec, mailDev); err != nil {
-		return fmt.Errorf("creating the demo organisation: %w", err)
-	}
-	if err := save(); err != nil {
-		return err
-	}
-	started := time.Now()
-	if err := connectEpic(ctx, root, sec, sandboxURL); err != nil {
-		return fmt.Errorf("connecting the demo organisation to the sandbox: %w", err)
-	}
-	// The worker starts once the org is connected: its schedule runs at
-	// start and queues the first ingest at once.
-	worker, err := startCloud(ctx, *dir, "worker", bin, withListen(env, *workerPort), "serve", "-role", "worker")
-	if err != nil {
-		return err
-	}
-	defer worker.stop()
-	ing, err := waitIngest(ctx, root, sec, started, worker.done)
-	if err != nil {
-		return fmt.Errorf("%w (logs: %s, %s)", err, filepath.Join(*dir, "cloud.log"), filepath.Join(*dir, "worker.log"))
-	}
-	printSummary(out, base, sandboxURL, pg, mailDev, sec, ing)
+	defer st.stop()
+	printSummary(out, st.base, st.sandboxURL, st.pg, st.mailDev, st.sec, st.ing)
 	if *once {
 		return nil
 	}
@@ -190,11 +135,136 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "stopping")
 		return nil
-	case err := <-api.done:
-		return fmt.Errorf("the cloud core exited: %v (log: %s)", err, filepath.Join(*dir, "cloud.log"))
-	case err := <-worker.done:
-		return fmt.Errorf("the cloud worker exited: %v (log: %s)", err, filepath.Join(*dir, "worker.log"))
+	case err := <-st.api.done:
+		return fmt.Errorf("the cloud core exited: %v (log: %s)", err, filepath.Join(abs, "cloud.log"))
+	case err := <-st.worker.done:
+		return fmt.Errorf("the cloud worker exited: %v (log: %s)", err, filepath.Join(abs, "worker.log"))
 	}
+}
+
+// upConfig says where and how up starts the product.
+type upConfig struct {
+	Dir, BinDir                           string
+	Port, PGPort, SandboxPort, WorkerPort int
+	Durable                               bool
+	// Sandbox is what the sandbox loads: "-demo", or "-data", "DIR,...".
+	Sandbox []string
+}
+
+// stack is everything up started, and what it found.
+type stack struct {
+	base, sandboxURL string
+	pg               *pgcluster.Cluster
+	mailDev          *testpeer.MailDev
+	sec              *secrets
+	root             *rootSession
+	api, worker      *process
+	ing              ingestCounts
+	// stops end what was started, in order of start; pids are their PIDs.
+	stops []func()
+	pids  []int
+}
+
+// stop ends everything up started, last started first, by PID.
+func (s *stack) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// up starts Postgres, mail capture, the sandbox and the cloud api, seeds
+// and connects the demo organisation, starts the worker and waits for the
+// first ingest. On error, everything started is stopped.
+func up(ctx context.Context, cfg upConfig, out io.Writer) (_ *stack, err error) {
+	st := &stack{}
+	defer func() {
+		if err != nil {
+			st.stop()
+		}
+	}()
+	sec, err := loadSecrets(filepath.Join(cfg.Dir, "secrets.json"))
+	if err != nil {
+		return nil, err
+	}
+	st.sec = sec
+
+	fmt.Fprintln(out, "starting Postgres in", filepath.Join(cfg.Dir, "pg"))
+	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(cfg.Dir, "pg"), Port: cfg.PGPort, Durable: cfg.Durable})
+	if err != nil {
+		return nil, err
+	}
+	st.pg = pg
+	st.stops, st.pids = append(st.stops, func() { _ = pg.Stop() }), append(st.pids, pg.PID())
+	if err := prepareDatabase(ctx, pg, sec); err != nil {
+		return nil, err
+	}
+	appDSN := pg.DSN("healthprep", "healthprep_app_login", sec.AppPassword)
+	ownerDSN := pg.DSN("healthprep", "healthprep_owner", sec.OwnerPassword)
+
+	mailDev, err := testpeer.StartMailDev(ctx, testpeer.MailDevConfig{Dir: filepath.Join(cfg.Dir, "mail")})
+	if err != nil {
+		return nil, fmt.Errorf("starting mail capture: %w", err)
+	}
+	st.mailDev = mailDev
+	st.stops, st.pids = append(st.stops, func() { _ = mailDev.Stop() }), append(st.pids, mailDev.PID())
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
+	st.base = base
+	sandboxURL, sandbox, err := startSandbox(ctx, cfg.Dir, cfg.BinDir, cfg.SandboxPort, base, cfg.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	st.sandboxURL = sandboxURL
+	st.stops, st.pids = append(st.stops, sandbox.stop), append(st.pids, sandbox.cmd.Process.Pid)
+
+	bin := filepath.Join(cfg.BinDir, "healthprep-cloud")
+	env := cloudEnv(base, appDSN, ownerDSN, sec, mailDev)
+	if err := runCmd(ctx, env, nil, bin, "migrate"); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	if sec.RootTOTP == "" {
+		err := runCmd(ctx, env, strings.NewReader(sec.RootPassword+"\n"), bin, "bootstrap-root", sec.RootEmail)
+		if err != nil {
+			return nil, fmt.Errorf("creating the root administrator: %w", err)
+		}
+	}
+	api, err := startCloud(ctx, cfg.Dir, "cloud", bin, withListen(env, cfg.Port), "serve")
+	if err != nil {
+		return nil, err
+	}
+	st.api = api
+	st.stops, st.pids = append(st.stops, api.stop), append(st.pids, api.cmd.Process.Pid)
+
+	save := func() error { return saveSecrets(filepath.Join(cfg.Dir, "secrets.json"), sec) }
+	root, err := signInRoot(ctx, base, sec, save)
+	if err != nil {
+		return nil, err
+	}
+	st.root = root
+	if err := seedDemo(ctx, root, sec, mailDev); err != nil {
+		return nil, fmt.Errorf("creating the demo organisation: %w", err)
+	}
+	if err := save(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	if err := connectEpic(ctx, root, sec, sandboxURL); err != nil {
+		return nil, fmt.Errorf("connecting the demo organisation to the sandbox: %w", err)
+	}
+	// The worker starts once the org is connected: its schedule runs at
+	// start and queues the first ingest at once.
+	worker, err := startCloud(ctx, cfg.Dir, "worker", bin, withListen(env, cfg.WorkerPort), "serve", "-role", "worker")
+	if err != nil {
+		return nil, err
+	}
+	st.worker = worker
+	st.stops, st.pids = append(st.stops, worker.stop), append(st.pids, worker.cmd.Process.Pid)
+	st.ing, err = waitIngest(ctx, root, sec, started, worker.done)
+	if err != nil {
+		return nil, fmt.Errorf("%w (logs: %s, %s)", err, filepath.Join(cfg.Dir, "cloud.log"), filepath.Join(cfg.Dir, "worker.log"))
+	}
+	return st, nil
 }
 
 // cloudEnv is the environment both cloud processes (api and worker) run
@@ -617,15 +687,16 @@ Try:  HP_SERVER=%[1]s .run/bin/hpctl signin %[4]s
 }
 
 // startSandbox runs the FHIR + SMART sandbox (Epic's stand-in) loaded with
-// the synthetic demo clinic, its schedule starting today, with our two
-// OAuth clients registered: the authorization code client (redirect to the
-// cloud's callback) and the backend services client (the cloud's
-// non-production JWKS).
-func startSandbox(ctx context.Context, dir string, port int, cloudBase string) (string, func(), error) {
+// source (-demo: the synthetic demo clinic, its schedule starting today;
+// or -data DIR,...), with our two OAuth clients registered: the
+// authorization code client (redirect to the cloud's callback) and the
+// backend services client (the cloud's non-production JWKS).
+func startSandbox(ctx context.Context, dir, binDir string, port int, cloudBase string, source []string) (string, *process, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(filepath.Join(dir, "bin", "healthprep-sandbox"), "-demo", "-addr", addr,
+	args := append(append([]string{}, source...), "-addr", addr,
 		"-redirect-uri", cloudBase+"/epic/oauth/callback",
 		"-backend-client-id", backendClientID, "-backend-jwks-url", cloudBase+"/nonprod/.well-known/jwks.json")
+	cmd := exec.Command(filepath.Join(binDir, "healthprep-sandbox"), args...)
 	logFile, err := os.OpenFile(filepath.Join(dir, "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", nil, err
@@ -636,34 +707,26 @@ func startSandbox(ctx context.Context, dir string, port int, cloudBase string) (
 		logFile.Close()
 		return "", nil, fmt.Errorf("starting the FHIR sandbox: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); logFile.Close() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logFile.Close() }()
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(base + "/fhir/metadata"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base, stop, nil
+				return base, p, nil
 			}
 		}
 		select {
-		case err := <-done:
+		case err := <-p.done:
 			return "", nil, fmt.Errorf("the FHIR sandbox exited during start-up: %v (log: %s)", err, filepath.Join(dir, "sandbox.log"))
 		case <-ctx.Done():
-			stop()
+			p.stop()
 			return "", nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	stop()
+	p.stop()
 	return "", nil, errors.New("the FHIR sandbox did not answer in 60 s")
 }
