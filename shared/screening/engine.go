@@ -57,7 +57,7 @@ func newIndex(rec *chart.Record) *index {
 	}
 	ix.docs = make([]*text, len(rec.Documents))
 	for i, d := range rec.Documents {
-		ix.docs[i] = newText(d.Title + ".\n" + d.Text)
+		ix.docs[i] = newText(d.Title, d.Text)
 	}
 	return ix
 }

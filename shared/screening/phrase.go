@@ -1,6 +1,7 @@
 package screening
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -79,31 +80,61 @@ func (m PhraseMatcher) Find(text string) []PhraseMatch {
 // that phrases whose first word cannot occur are skipped without a scan.
 type text struct {
 	toks  []token
-	exact map[string]bool
-	byLen map[int][]string
+	exact map[string]struct{}
+	// words are the distinct words sorted by length (stable, so in order
+	// of first appearance within a length); byLen[l] is the index of the
+	// first word of length l or more.
+	words []string
+	byLen []int
 }
 
-func newText(s string) *text {
-	t := &text{toks: tokenize(s), exact: map[string]bool{}, byLen: map[int][]string{}}
+// newText tokenizes a document's title and body as one text: the title is
+// its own sentence, as if the two were joined by ".\n".
+func newText(title, body string) *text {
+	var z tokenizer
+	z.toks = make([]token, 0, (len(title)+len(body))/5+1)
+	z.add(title, 0)
+	z.sentence += 2 // the "." and the newline after the title
+	z.add(body, len(title)+2)
+	t := &text{toks: z.finish(), exact: make(map[string]struct{}, 64)}
+	maxLen := 0
 	for _, tok := range t.toks {
-		if !t.exact[tok.word] {
-			t.exact[tok.word] = true
-			t.byLen[len(tok.word)] = append(t.byLen[len(tok.word)], tok.word)
+		if _, ok := t.exact[tok.word]; !ok {
+			t.exact[tok.word] = struct{}{}
+			t.words = append(t.words, tok.word)
+			maxLen = max(maxLen, len(tok.word))
 		}
+	}
+	slices.SortStableFunc(t.words, func(a, b string) int { return len(a) - len(b) })
+	t.byLen = make([]int, maxLen+2)
+	k := 0
+	for l := range t.byLen {
+		for k < len(t.words) && len(t.words[k]) < l {
+			k++
+		}
+		t.byLen[l] = k
 	}
 	return t
 }
 
+// ofLen returns the distinct words of length l.
+func (t *text) ofLen(l int) []string {
+	if l < 0 || l+1 >= len(t.byLen) {
+		return nil
+	}
+	return t.words[t.byLen[l]:t.byLen[l+1]]
+}
+
 // mayContain reports whether some word of t matches w.
 func (t *text) mayContain(w string) bool {
-	if t.exact[w] {
+	if _, ok := t.exact[w]; ok {
 		return true
 	}
 	if len(w) < 5 {
 		return false
 	}
 	for l := len(w) - 1; l <= len(w)+1; l++ {
-		for _, cand := range t.byLen[l] {
+		for _, cand := range t.ofLen(l) {
 			if wordMatches(w, cand) {
 				return true
 			}
@@ -169,8 +200,28 @@ type token struct {
 // words that are mostly letters, and numbers sentences. Sentence breaks are
 // . ! ? ; : and newlines, except a period inside a number.
 func tokenize(text string) []token {
-	var toks []token
-	sentence := 0
+	var z tokenizer
+	z.add(text, 0)
+	return z.finish()
+}
+
+// tokenizer accumulates the tokens of one or more strings. Words that
+// normalise to themselves (most of them) are kept as slices of the input;
+// the others are written back to back into buf, which becomes a single
+// string in finish, so a document costs a handful of allocations rather
+// than one per word.
+type tokenizer struct {
+	toks     []token
+	sentence int
+	buf      []byte
+	fixups   []fixup
+}
+
+// fixup says that toks[tok].word is buf[lo:hi].
+type fixup struct{ tok, lo, hi int }
+
+// add tokenizes text, whose first byte is at offset base of the whole.
+func (z *tokenizer) add(text string, base int) {
 	i := 0
 	for i < len(text) {
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -188,17 +239,41 @@ func tokenize(text string) []token {
 				}
 				j += s2
 			}
-			toks = append(toks, token{word: normalizeWord(text[i:j]), start: i, end: j, sentence: sentence})
+			z.word(text[i:j], base+i, base+j)
 			i = j
 			continue
 		}
 		switch r {
 		case '.', '!', '?', ';', ':', '\n':
-			sentence++
+			z.sentence++
 		}
 		i += size
 	}
-	return toks
+}
+
+func (z *tokenizer) word(w string, start, end int) {
+	tok := token{word: w, start: start, end: end, sentence: z.sentence}
+	if !isNormal(w) {
+		lo := len(z.buf)
+		z.buf = appendNormalized(z.buf, w)
+		if string(z.buf[lo:]) == w {
+			z.buf = z.buf[:lo]
+		} else {
+			z.fixups = append(z.fixups, fixup{tok: len(z.toks), lo: lo, hi: len(z.buf)})
+		}
+	}
+	z.toks = append(z.toks, tok)
+}
+
+// finish returns the tokens, with the rewritten words in place.
+func (z *tokenizer) finish() []token {
+	if len(z.fixups) > 0 {
+		s := string(z.buf)
+		for _, f := range z.fixups {
+			z.toks[f.tok].word = s[f.lo:f.hi]
+		}
+	}
+	return z.toks
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
@@ -207,9 +282,31 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '|' || r == '\''
 }
 
-// normalizeWord lowercases w, drops apostrophes and, when letters
-// outnumber digits, reads OCR digit confusions as the letters they resemble.
-func normalizeWord(w string) string {
+// isNormal reports, for an ASCII word, whether appendNormalized would
+// copy it unchanged: no capitals, no apostrophes and no OCR digits to read as
+// letters. Words with other characters are not checked and report false.
+func isNormal(w string) bool {
+	letters, digits, confusable := 0, 0, false
+	for k := 0; k < len(w); k++ {
+		switch b := w[k]; {
+		case b >= 'a' && b <= 'z':
+			letters++
+		case b >= '0' && b <= '9':
+			digits++
+			confusable = confusable || b == '0' || b == '1' || b == '5'
+		case b == '|':
+			confusable = true
+		default: // capitals, apostrophes, non-ASCII
+			return false
+		}
+	}
+	return !confusable || letters <= digits
+}
+
+// appendNormalized appends w to dst lowercased, without apostrophes and,
+// when letters outnumber digits, with OCR digit confusions read as the
+// letters they resemble.
+func appendNormalized(dst []byte, w string) []byte {
 	letters, digits := 0, 0
 	for _, r := range w {
 		switch {
@@ -219,7 +316,6 @@ func normalizeWord(w string) string {
 			digits++
 		}
 	}
-	var b strings.Builder
 	for _, r := range strings.ToLower(w) {
 		if r == '\'' {
 			continue
@@ -234,9 +330,9 @@ func normalizeWord(w string) string {
 				r = 's'
 			}
 		}
-		b.WriteRune(r)
+		dst = utf8.AppendRune(dst, r)
 	}
-	return b.String()
+	return dst
 }
 
 // wordMatches compares a phrase word with a text word: equal, or for words
