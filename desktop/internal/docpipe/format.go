@@ -82,7 +82,8 @@ func decodeRaster(f Format, data []byte, l Limits) (ocr.Image, error) {
 	case JPEG:
 		dpi = jfifDPI(data)
 	}
-	return ocr.Image{Pix: ocr.Gray(img), DPI: plausibleDPI(dpi, cfg.Width)}, nil
+	// Tesseract gets the file as it came: no re-encoding.
+	return ocr.Image{Pix: ocr.Gray(img), DPI: plausibleDPI(dpi, cfg.Width), Encoded: data}, nil
 }
 
 func decodeConfig(f Format, data []byte) (image.Config, error) {

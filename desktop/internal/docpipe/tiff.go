@@ -76,7 +76,11 @@ func (t *tiffFile) page(i int, l Limits) (ocr.Image, error) {
 	if err != nil {
 		return ocr.Image{}, pageErr(decodeError(TIFF, err), i+1)
 	}
-	return ocr.Image{Pix: ocr.Gray(img), DPI: plausibleDPI(t.dpi(off, n), cfg.Width)}, nil
+	out := ocr.Image{Pix: ocr.Gray(img), DPI: plausibleDPI(t.dpi(off, n), cfg.Width)}
+	if len(t.ifds) == 1 {
+		out.Encoded = t.data // a single page goes to Tesseract as it came
+	}
+	return out, nil
 }
 
 func pageErr(err error, page int) error {

@@ -1,8 +1,11 @@
 package ocr
 
 import (
+	"bytes"
+	"fmt"
 	"image"
 	"image/draw"
+	"image/png"
 	"strconv"
 )
 
@@ -76,6 +79,24 @@ func RotateRect(r image.Rectangle, w, h, deg int) image.Rectangle {
 		}
 	}
 	return image.Rectangle{Min: pt(r.Min), Max: pt(r.Max)}.Canon()
+}
+
+// Input returns the bytes to hand Tesseract for img: img.Encoded when set,
+// otherwise Pix as a PNG at the fastest compression. Tesseract reads a
+// compressed PNG faster than an uncompressed PGM or BMP of the same page
+// (it copies stdin a byte at a time, and Leptonica's PNM reader is slow):
+// measured ≈ 0.35 s CPU less per 300-dpi letter page for ≈ 0.1 s of
+// encoding here.
+func Input(img Image) ([]byte, error) {
+	if img.Encoded != nil {
+		return img.Encoded, nil
+	}
+	var b bytes.Buffer
+	b.Grow(256 << 10)
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img.Pix); err != nil {
+		return nil, fmt.Errorf("encoding page: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // PGM encodes g as a binary portable grey map (P5), the cheapest format

@@ -26,6 +26,12 @@ import (
 type Image struct {
 	Pix *image.Gray
 	DPI int
+	// Encoded, when set, is this same page as a single-page PNG, JPEG or
+	// TIFF file (typically the bytes the page came in). Engines hand it to
+	// Tesseract as it is instead of encoding Pix again: the cheapest input,
+	// and the very bytes plain `tesseract` would read. Pix must hold the
+	// same pixels; a turned copy made by Recognize has no Encoded.
+	Encoded []byte
 }
 
 // Word is one recognised word.
@@ -179,6 +185,7 @@ func Recognize(ctx context.Context, e Engine, img Image, opt Options) (Page, err
 	}
 	if img.Pix.Rect.Min != (image.Point{}) {
 		img.Pix = rebase(img.Pix)
+		img.Encoded = nil
 	}
 	w, h := img.Pix.Rect.Dx(), img.Pix.Rect.Dy()
 	page := Page{Width: w, Height: h, DPI: img.DPI}

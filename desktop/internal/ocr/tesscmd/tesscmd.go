@@ -1,5 +1,5 @@
 // Package tesscmd is an ocr.Engine that runs a `tesseract` executable as a
-// child process: the page goes in on stdin as a PGM, words come back as TSV,
+// child process: the page goes in on stdin (as it came, or as a PNG), words come back as TSV,
 // orientation from `--psm 0`. It needs no cgo, so it is the engine of the
 // Windows build (with a bundled tesseract.exe) and of CGO_ENABLED=0 builds.
 //
@@ -93,12 +93,16 @@ func (e *Engine) run(ctx context.Context, img ocr.Image, args ...string) ([]byte
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, e.path, full...)
 	cmd.Env = e.env
-	cmd.Stdin = bytes.NewReader(ocr.PGM(img.Pix))
+	in, err := ocr.Input(img)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin = bytes.NewReader(in)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = io.Discard
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, ctxErr
 	}

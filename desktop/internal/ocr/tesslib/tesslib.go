@@ -85,6 +85,7 @@ func (e *Engine) loop(cfg Config, ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	C.omp_set_num_threads(1)
+	C.omp_set_max_active_levels(0) // see the package doc: Threads
 	st := &state{cfg: cfg}
 	c := gosseract.NewClient()
 	if cfg.DataDir != "" {
@@ -166,16 +167,18 @@ func (e *Engine) do(ctx context.Context, fn func(*state)) error {
 // Words recognises img with page segmentation mode 3 (automatic, no OSD),
 // as `tesseract` does by default.
 func (e *Engine) Words(ctx context.Context, img ocr.Image) ([]ocr.Word, error) {
-	pgm := ocr.PGM(img.Pix)
+	in, err := ocr.Input(img)
+	if err != nil {
+		return nil, err
+	}
 	bounds := img.Pix.Rect
 	var words []ocr.Word
-	var err error
 	if derr := e.do(ctx, func(st *state) {
 		if err = st.client.SetVariable("user_defined_dpi", strconv.Itoa(img.DPI)); err != nil {
 			err = errors.New("tesslib: setting resolution failed")
 			return
 		}
-		if err = st.client.SetImageFromBytes(pgm); err != nil {
+		if err = st.client.SetImageFromBytes(in); err != nil {
 			err = errors.New("tesslib: image not accepted")
 			return
 		}
