@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,15 +48,6 @@ func benchFiles(b *testing.B) []string {
 		files = append(files, f)
 	}
 	return files
-}
-
-// cpuTime is the CPU time used so far by this process and its waited-for
-// children (the tesseract processes).
-func cpuTime() time.Duration {
-	var self, kids syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &self)     //nolint:errcheck // cannot fail with these arguments
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids) //nolint:errcheck
-	return time.Duration(self.Utime.Nano() + self.Stime.Nano() + kids.Utime.Nano() + kids.Stime.Nano())
 }
 
 // reportPagesPerSecond reports wall-clock pages/s and CPU seconds per

@@ -120,6 +120,10 @@ func TestExtractRejectsBadInput(t *testing.T) {
 	cyclic := makeTIFF(t, []*image.Gray{a.Image.Pix}, 300)
 	// Point the single IFD's "next" at itself.
 	copy(cyclic[len(cyclic)-4:], cyclic[4:8])
+	tiny := make([]*image.Gray, 501)
+	for i := range tiny {
+		tiny[i] = image.NewGray(image.Rect(0, 0, 40, 40))
+	}
 	x := newExtractor(t, docpipe.ExtractorConfig{Workers: 1, Limits: docpipe.Limits{MaxPages: 500}})
 
 	tests := []struct {
@@ -138,6 +142,8 @@ func TestExtractRejectsBadInput(t *testing.T) {
 			"PDF document rejected: the file is damaged and cannot be read"},
 		{"1,000 pages over a 500-page limit", makePDF(t, pages1000, pdfOptions{}), docpipe.ErrTooManyPages,
 			"PDF document rejected: 1000 pages is more than the 500-page limit; split the file"},
+		{"501-page TIFF over a 500-page limit", makeTIFF(t, tiny, 300), docpipe.ErrTooManyPages,
+			"TIFF document rejected: 501 pages is more than the 500-page limit; split the file"},
 		{"1×1 PNG", pngBytes(t, image.NewGray(image.Rect(0, 0, 1, 1))), docpipe.ErrImageTooSmall,
 			"PNG document rejected: the page image is smaller than 32 pixels on a side"},
 		{"truncated PNG", goodPNG[:len(goodPNG)*2/3], docpipe.ErrTruncated, "PNG document rejected: the file is cut short (incomplete download or copy?)"},

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ type Poppler struct {
 func (p Poppler) cmd(ctx context.Context, name string, pdf []byte, args ...string) *exec.Cmd {
 	path := name
 	if p.Dir != "" {
-		path = strings.TrimRight(p.Dir, "/\\") + "/" + name
+		path = filepath.Join(p.Dir, name) // exec adds ".exe" on Windows
 	}
 	c := exec.CommandContext(ctx, path, args...)
 	c.Stdin = bytes.NewReader(pdf)

@@ -106,6 +106,39 @@ func TestRecognizeFlagsAndOrientation(t *testing.T) {
 	}
 }
 
+// vertical returns words set top to bottom (dir 1) or bottom to top (-1),
+// as Tesseract reports a page turned by 90 or 270 degrees it read itself.
+func vertical(dir, n int) []ocr.Word {
+	var ws []ocr.Word
+	for i := 0; i < n; i++ {
+		y := 10 + i*50
+		if dir < 0 {
+			y = 400 - i*50
+		}
+		ws = append(ws, ocr.Word{Text: "word", Box: image.Rect(100, y, 120, y+40), Confidence: 93, Line: 1, Block: 1})
+	}
+	return ws
+}
+
+func TestRecognizeNamesTurnsTesseractReadItself(t *testing.T) {
+	t.Parallel()
+	img := ocr.Image{Pix: image.NewGray(image.Rect(0, 0, 200, 500)), DPI: 300}
+	for _, tt := range []struct {
+		dir  int
+		want ocr.Orientation
+	}{{1, 90}, {-1, 270}} {
+		e := &fakeEngine{upright: vertical(tt.dir, 6)}
+		page, err := ocr.Recognize(context.Background(), e, img, ocr.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Orientation != tt.want || page.Flags != ocr.FlagRotated || e.osdCalls != 0 || len(page.Words) != 6 {
+			t.Errorf("direction %d: orientation %d, flags %q, %d OSD passes, %d words; want %d, rotated, 0, 6",
+				tt.dir, page.Orientation, page.Flags, e.osdCalls, len(page.Words), tt.want)
+		}
+	}
+}
+
 func TestRecognizeBadImage(t *testing.T) {
 	t.Parallel()
 	for _, img := range []ocr.Image{{}, {Pix: image.NewGray(image.Rect(0, 0, 0, 0)), DPI: 300}, {Pix: image.NewGray(image.Rect(0, 0, 5, 5))}} {
