@@ -41,7 +41,7 @@ func overridesFor(all []Override, id string) []Override {
 type index struct {
 	rec    *chart.Record
 	byCode map[chart.Code][]int32
-	docs   []*text
+	docs   []text
 }
 
 func newIndex(rec *chart.Record) *index {
@@ -55,9 +55,14 @@ func newIndex(rec *chart.Record) *index {
 			ix.byCode[c] = append(l, int32(i))
 		}
 	}
-	ix.docs = make([]*text, len(rec.Documents))
+	ix.docs = make([]text, len(rec.Documents))
+	var ids map[string]int32 // the word index, reused from one document to the next
+	if len(rec.Documents) > 0 {
+		ids = make(map[string]int32, 256)
+	}
 	for i, d := range rec.Documents {
-		ix.docs[i] = newText(d.Title, d.Text)
+		clear(ids)
+		ix.docs[i] = newText(ids, false, d.Title, d.Text)
 	}
 	return ix
 }
@@ -151,7 +156,7 @@ func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Ti
 			if d.Date.IsZero() || d.Date.After(asOf) || (!lo.IsZero() && d.Date.Before(lo)) {
 				continue
 			}
-			for _, m := range c.phrases.findIn(ix.docs[di]) {
+			for _, m := range c.phrases.findIn(&ix.docs[di]) {
 				if m.Polarity != Affirmed && !wantAll {
 					continue
 				}

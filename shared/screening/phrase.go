@@ -53,9 +53,10 @@ type compiledPhrase struct {
 func NewPhraseMatcher(phrases ...string) PhraseMatcher {
 	var m PhraseMatcher
 	for _, p := range phrases {
-		var words []string
-		for _, t := range tokenize(p) {
-			words = append(words, t.word)
+		t := newText(nil, false, p)
+		words := make([]string, len(t.toks))
+		for i, tok := range t.toks {
+			words[i] = t.words[tok.word]
 		}
 		if len(words) > 0 {
 			m.phrases = append(m.phrases, compiledPhrase{text: p, words: words})
@@ -73,69 +74,97 @@ func (m PhraseMatcher) Find(text string) []PhraseMatch {
 	if len(m.phrases) == 0 || text == "" {
 		return nil
 	}
-	return m.findTokens(tokenize(text))
+	t := newText(nil, true, text)
+	return findTokens(m.phrases, &t)
 }
 
-// text is a tokenized document with an index of its distinct words, so
-// that phrases whose first word cannot occur are skipped without a scan.
+// text is a tokenized text: its words, each stored once, and the tokens
+// that refer to them, with an index of the words by length so that
+// phrases whose first word cannot occur are skipped without a scan.
 type text struct {
-	toks  []token
-	exact map[string]struct{}
-	// words are the distinct words sorted by length (stable, so in order
-	// of first appearance within a length); byLen[l] is the index of the
-	// first word of length l or more.
+	toks []token
+	// spans are the byte offsets of each token, when asked for.
+	spans []span
+	// words are the distinct normalised words, in order of first
+	// appearance.
 	words []string
-	byLen []int
+	// byLen lists the indexes of words sorted by word length (stable);
+	// lenStart[l] is the first position in byLen of a word of length l
+	// or more.
+	byLen    []int32
+	lenStart []int
 }
 
-// newText tokenizes a document's title and body as one text: the title is
-// its own sentence, as if the two were joined by ".\n".
-func newText(title, body string) *text {
-	var z tokenizer
-	z.toks = make([]token, 0, (len(title)+len(body))/5+1)
-	z.add(title, 0)
-	z.sentence += 2 // the "." and the newline after the title
-	z.add(body, len(title)+2)
-	t := &text{toks: z.finish(), exact: make(map[string]struct{}, 64)}
-	maxLen := 0
-	for _, tok := range t.toks {
-		if _, ok := t.exact[tok.word]; !ok {
-			t.exact[tok.word] = struct{}{}
-			t.words = append(t.words, tok.word)
-			maxLen = max(maxLen, len(tok.word))
-		}
+type token struct {
+	word     int32 // index into text.words
+	sentence int
+}
+
+type span struct{ start, end int }
+
+// newText tokenizes parts as one text, each part after the first starting
+// a new sentence as if they were joined by ".\n" (a document's title and
+// body). ids is scratch space for the word index and may be nil; withSpans
+// records byte offsets (as in the joined text).
+func newText(ids map[string]int32, withSpans bool, parts ...string) text {
+	if ids == nil {
+		ids = map[string]int32{}
 	}
-	slices.SortStableFunc(t.words, func(a, b string) int { return len(a) - len(b) })
-	t.byLen = make([]int, maxLen+2)
+	size := 0
+	for _, p := range parts {
+		size += len(p) + 2
+	}
+	z := tokenizer{ids: ids, t: text{toks: make([]token, 0, size/5+1)}, withSpans: withSpans}
+	if withSpans {
+		z.t.spans = make([]span, 0, size/5+1)
+	}
+	base := 0
+	for i, p := range parts {
+		if i > 0 {
+			z.sentence += 2 // the "." and the newline before this part
+			base += 2
+		}
+		z.add(p, base)
+		base += len(p)
+	}
+	t := &z.t
+	maxLen := 0
+	t.byLen = make([]int32, len(t.words))
+	for i, w := range t.words {
+		t.byLen[i] = int32(i)
+		maxLen = max(maxLen, len(w))
+	}
+	slices.SortStableFunc(t.byLen, func(a, b int32) int { return len(t.words[a]) - len(t.words[b]) })
+	t.lenStart = make([]int, maxLen+2)
 	k := 0
-	for l := range t.byLen {
-		for k < len(t.words) && len(t.words[k]) < l {
+	for l := range t.lenStart {
+		for k < len(t.byLen) && len(t.words[t.byLen[k]]) < l {
 			k++
 		}
-		t.byLen[l] = k
+		t.lenStart[l] = k
 	}
-	return t
+	return *t
 }
 
-// ofLen returns the distinct words of length l.
-func (t *text) ofLen(l int) []string {
-	if l < 0 || l+1 >= len(t.byLen) {
+// ofLen returns the indexes of the words of length l.
+func (t *text) ofLen(l int) []int32 {
+	if l < 0 || l+1 >= len(t.lenStart) {
 		return nil
 	}
-	return t.words[t.byLen[l]:t.byLen[l+1]]
+	return t.byLen[t.lenStart[l]:t.lenStart[l+1]]
 }
 
-// mayContain reports whether some word of t matches w.
+// mayContain reports whether some word of t matches w. Only words of
+// about the same length can (see wordMatches), and below five letters
+// only the same word.
 func (t *text) mayContain(w string) bool {
-	if _, ok := t.exact[w]; ok {
-		return true
-	}
+	lo, hi := len(w)-1, len(w)+1
 	if len(w) < 5 {
-		return false
+		lo, hi = len(w), len(w)
 	}
-	for l := len(w) - 1; l <= len(w)+1; l++ {
-		for _, cand := range t.ofLen(l) {
-			if wordMatches(w, cand) {
+	for l := lo; l <= hi; l++ {
+		for _, id := range t.ofLen(l) {
+			if wordMatches(w, t.words[id]) {
 				return true
 			}
 		}
@@ -144,7 +173,8 @@ func (t *text) mayContain(w string) bool {
 }
 
 func (m PhraseMatcher) findIn(t *text) []PhraseMatch {
-	var live []compiledPhrase
+	var buf [8]compiledPhrase
+	live := buf[:0]
 	for _, p := range m.phrases {
 		if t.mayContain(p.words[0]) {
 			live = append(live, p)
@@ -153,24 +183,27 @@ func (m PhraseMatcher) findIn(t *text) []PhraseMatch {
 	if len(live) == 0 {
 		return nil
 	}
-	return PhraseMatcher{phrases: live}.findTokens(t.toks)
+	return findTokens(live, t)
 }
 
-func (m PhraseMatcher) findTokens(toks []token) []PhraseMatch {
+// findTokens finds phrases in t, in token order and, at one token, in the
+// order of phrases. Start and End are set when t has spans.
+func findTokens(phrases []compiledPhrase, t *text) []PhraseMatch {
 	var out []PhraseMatch
+	toks := t.toks
 	for i := range toks {
-		for _, p := range m.phrases {
+		for _, p := range phrases {
 			if i+len(p.words) > len(toks) {
 				continue
 			}
 			ok := true
 			for j, w := range p.words {
-				t := toks[i+j]
-				if j > 0 && t.sentence != toks[i].sentence {
+				tok := toks[i+j]
+				if j > 0 && tok.sentence != toks[i].sentence {
 					ok = false
 					break
 				}
-				if !wordMatches(w, t.word) {
+				if !wordMatches(w, t.words[tok.word]) {
 					ok = false
 					break
 				}
@@ -179,67 +212,70 @@ func (m PhraseMatcher) findTokens(toks []token) []PhraseMatch {
 				continue
 			}
 			last := i + len(p.words) - 1
-			out = append(out, PhraseMatch{
-				Phrase:   p.text,
-				Start:    toks[i].start,
-				End:      toks[last].end,
-				Polarity: classify(toks, i, last),
-			})
+			m := PhraseMatch{Phrase: p.text, Polarity: classify(t, i, last)}
+			if t.spans != nil {
+				m.Start, m.End = t.spans[i].start, t.spans[last].end
+			}
+			out = append(out, m)
 		}
 	}
 	return out
 }
 
-type token struct {
-	word       string
-	start, end int
-	sentence   int
-}
-
-// tokenize splits text into lowercase words, normalising OCR confusions in
-// words that are mostly letters, and numbers sentences. Sentence breaks are
-// . ! ? ; : and newlines, except a period inside a number.
-func tokenize(text string) []token {
-	var z tokenizer
-	z.add(text, 0)
-	return z.finish()
-}
-
-// tokenizer accumulates the tokens of one or more strings. Words that
-// normalise to themselves (most of them) are kept as slices of the input;
-// the others are written back to back into buf, which becomes a single
-// string in finish, so a document costs a handful of allocations rather
-// than one per word.
+// tokenizer fills a text. Words that normalise to themselves (most of
+// them) are indexed as slices of the input; the others are normalised in
+// buf and copied once per distinct word, so a document costs a handful of
+// allocations rather than one per word.
 type tokenizer struct {
-	toks     []token
-	sentence int
-	buf      []byte
-	fixups   []fixup
+	t         text
+	ids       map[string]int32
+	withSpans bool
+	sentence  int
+	buf       []byte
 }
 
-// fixup says that toks[tok].word is buf[lo:hi].
-type fixup struct{ tok, lo, hi int }
-
-// add tokenizes text, whose first byte is at offset base of the whole.
-func (z *tokenizer) add(text string, base int) {
+// add tokenizes s, whose first byte is at offset base of the whole. Words
+// are lowercased, OCR confusions in words that are mostly letters are
+// normalised, and sentences are numbered. Sentence breaks are . ! ? ; :
+// and newlines, except a period inside a number.
+func (z *tokenizer) add(s string, base int) {
 	i := 0
-	for i < len(text) {
-		r, size := utf8.DecodeRuneInString(text[i:])
+	for i < len(s) {
+		r, size := decodeRune(s, i)
 		if isWordRune(r) {
 			j := i
-			for j < len(text) {
-				r2, s2 := utf8.DecodeRuneInString(text[j:])
+			// normal: lowercase ASCII letters and digits only, and no OCR
+			// digits to read as letters (appendNormalized would copy it)
+			normal := true
+			letters, digits, confusable := 0, 0, false
+			for j < len(s) {
+				r2, s2 := decodeRune(s, j)
 				if !isWordRune(r2) {
 					// keep "3.5" together, and "e.g" style abbreviations out of sentence breaks
-					if r2 == '.' && j+1 < len(text) && j > i && isDigit(text[j-1]) && isDigit(text[j+1]) {
+					if r2 == '.' && j+1 < len(s) && j > i && isDigit(s[j-1]) && isDigit(s[j+1]) {
+						normal = false
 						j += s2
 						continue
 					}
 					break
 				}
+				switch {
+				case r2 >= 'a' && r2 <= 'z':
+					letters++
+				case r2 >= '0' && r2 <= '9':
+					digits++
+					confusable = confusable || r2 == '0' || r2 == '1' || r2 == '5'
+				case r2 == '|':
+					confusable = true
+				default: // capitals, apostrophes, non-ASCII
+					normal = false
+				}
 				j += s2
 			}
-			z.word(text[i:j], base+i, base+j)
+			z.word(s[i:j], normal && (!confusable || letters <= digits))
+			if z.withSpans {
+				z.t.spans = append(z.t.spans, span{base + i, base + j})
+			}
 			i = j
 			continue
 		}
@@ -251,56 +287,53 @@ func (z *tokenizer) add(text string, base int) {
 	}
 }
 
-func (z *tokenizer) word(w string, start, end int) {
-	tok := token{word: w, start: start, end: end, sentence: z.sentence}
-	if !isNormal(w) {
-		lo := len(z.buf)
-		z.buf = appendNormalized(z.buf, w)
-		if string(z.buf[lo:]) == w {
-			z.buf = z.buf[:lo]
-		} else {
-			z.fixups = append(z.fixups, fixup{tok: len(z.toks), lo: lo, hi: len(z.buf)})
-		}
+// decodeRune is utf8.DecodeRuneInString(s[i:]) with a shortcut for ASCII.
+func decodeRune(s string, i int) (rune, int) {
+	if b := s[i]; b < utf8.RuneSelf {
+		return rune(b), 1
 	}
-	z.toks = append(z.toks, tok)
+	return utf8.DecodeRuneInString(s[i:])
 }
 
-// finish returns the tokens, with the rewritten words in place.
-func (z *tokenizer) finish() []token {
-	if len(z.fixups) > 0 {
-		s := string(z.buf)
-		for _, f := range z.fixups {
-			z.toks[f.tok].word = s[f.lo:f.hi]
-		}
+// word adds a token for w; normal says that w is its own normal form,
+// which saves rewriting it.
+func (z *tokenizer) word(w string, normal bool) {
+	var id int32
+	if normal {
+		id = z.id(w, nil)
+	} else {
+		z.buf = appendNormalized(z.buf[:0], w)
+		id = z.id(w, z.buf)
 	}
-	return z.toks
+	z.t.toks = append(z.t.toks, token{word: id, sentence: z.sentence})
+}
+
+// id returns the index in words of norm, or of w when norm is nil,
+// adding it when it is new.
+func (z *tokenizer) id(w string, norm []byte) int32 {
+	if norm != nil {
+		if id, ok := z.ids[string(norm)]; ok {
+			return id
+		}
+		if string(norm) != w {
+			w = string(norm)
+		}
+	} else if id, ok := z.ids[w]; ok {
+		return id
+	}
+	id := int32(len(z.t.words))
+	z.ids[w] = id
+	z.t.words = append(z.t.words, w)
+	return id
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '|' || r == '\''
-}
-
-// isNormal reports, for an ASCII word, whether appendNormalized would
-// copy it unchanged: no capitals, no apostrophes and no OCR digits to read as
-// letters. Words with other characters are not checked and report false.
-func isNormal(w string) bool {
-	letters, digits, confusable := 0, 0, false
-	for k := 0; k < len(w); k++ {
-		switch b := w[k]; {
-		case b >= 'a' && b <= 'z':
-			letters++
-		case b >= '0' && b <= '9':
-			digits++
-			confusable = confusable || b == '0' || b == '1' || b == '5'
-		case b == '|':
-			confusable = true
-		default: // capitals, apostrophes, non-ASCII
-			return false
-		}
+	if r < utf8.RuneSelf {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '|' || r == '\''
 	}
-	return !confusable || letters <= digits
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // appendNormalized appends w to dst lowercased, without apostrophes and,
@@ -397,7 +430,8 @@ func postCue(w string) Polarity {
 // classify looks for cues around the mention toks[first..last] within the
 // same sentence. Refusal wins over negation, negation over pending. The word
 // "but" ends the look-back ("no polyps but colonoscopy done").
-func classify(toks []token, first, last int) Polarity {
+func classify(t *text, first, last int) Polarity {
+	toks := t.toks
 	best := Affirmed
 	rank := func(p Polarity) int {
 		switch p {
@@ -417,16 +451,18 @@ func classify(toks []token, first, last int) Polarity {
 	}
 	sent := toks[first].sentence
 	for k := first - 1; k >= 0 && k >= first-4 && toks[k].sentence == sent; k-- {
-		if toks[k].word == "but" || toks[k].word == "and" {
+		w := t.words[toks[k].word]
+		if w == "but" || w == "and" {
 			break
 		}
-		take(preCue(toks[k].word))
+		take(preCue(w))
 	}
 	for k := last + 1; k < len(toks) && k <= last+3 && toks[k].sentence == sent; k++ {
-		if toks[k].word == "but" || toks[k].word == "and" {
+		w := t.words[toks[k].word]
+		if w == "but" || w == "and" {
 			break
 		}
-		take(postCue(toks[k].word))
+		take(postCue(w))
 	}
 	return best
 }
