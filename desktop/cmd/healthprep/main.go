@@ -45,7 +45,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runOrGUI(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 const usage = "usage: healthprep enrol|agent|sheets [flags]   (healthprep COMMAND -h for the flags)"

@@ -60,6 +60,9 @@ var (
 	// ErrTOTPRequired: the account needs a code; the screen asks for it.
 	ErrTOTPRequired = errors.New("a one-time code is required")
 	ErrWrongTOTP    = errors.New("wrong one-time code")
+	// ErrTOTPEnrolmentRequired: the account must set up a second factor
+	// first (on the web page), before it can sign in here.
+	ErrTOTPEnrolmentRequired = errors.New("second factor enrolment required")
 	// ErrNotOnThisWorkstation: offline, and the user never signed in
 	// online here, so there is no key to unlock the cache with.
 	ErrNotOnThisWorkstation = errors.New("no offline access on this workstation")
@@ -82,6 +85,8 @@ func SignInMessage(err error) string {
 		return "Enter the 6-digit code from your authenticator app."
 	case errors.Is(err, ErrWrongTOTP):
 		return "That code is not valid. Codes change every 30 seconds; try the current one."
+	case errors.Is(err, ErrTOTPEnrolmentRequired):
+		return "Your organisation requires a second factor. Set up your authenticator app on the HealthPrep web page first, then sign in here."
 	case errors.Is(err, ErrNotOnThisWorkstation):
 		return "HealthPrep cannot reach the cloud, and you have not signed in on this workstation before, so it cannot be used offline. Ask a colleague who has, or wait for the connection."
 	case errors.Is(err, ErrUnreachable):

@@ -16,6 +16,8 @@ package ui
 import (
 	"context"
 	"io"
+	"net/url"
+	"path/filepath"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -42,6 +44,23 @@ type Deps struct {
 	// name offered) and calls done with the open file, or with nil when
 	// they cancelled; a file dialog when nil.
 	SaveFile func(suggested string, done func(io.WriteCloser, error))
+
+	// The admin screens, shown to admins (by role) when Users is set;
+	// each screen whose source is nil is left out.
+	Users      appstate.UserAdmin
+	Devices    appstate.DeviceAdmin
+	Epic       appstate.EpicAdmin
+	Audit      appstate.AuditLog
+	Screenings appstate.ScreeningSettings
+	// Samples are synthetic patients (never real ones) the screening
+	// editor previews its result on.
+	Samples []chart.Record
+	// OpenURL opens a link in the system browser; the fyne.App's OpenURL
+	// when nil.
+	OpenURL func(*url.URL) error
+	// OpenFile asks the person for a file to read (import); a file
+	// dialog when nil.
+	OpenFile func(done func(io.ReadCloser, error))
 }
 
 // App is the window's content and its screens.
@@ -71,6 +90,12 @@ func New(a fyne.App, win fyne.Window, d Deps) *App {
 	ui := &App{fyne: a, win: win, d: d, ctx: context.Background()}
 	if ui.d.SaveFile == nil {
 		ui.d.SaveFile = ui.saveFileDialog
+	}
+	if ui.d.OpenURL == nil {
+		ui.d.OpenURL = a.OpenURL
+	}
+	if ui.d.OpenFile == nil {
+		ui.d.OpenFile = ui.openFileDialog
 	}
 	ui.signIn = newSignInScreen(ui)
 	ui.lock = newLockScreen(ui)
@@ -144,6 +169,20 @@ func (a *App) saveFileDialog(suggested string, done func(io.WriteCloser, error))
 		done(w, err)
 	}, a.win)
 	dlg.SetFileName(suggested)
-	dlg.SetFilter(storage.NewExtensionFileFilter([]string{".pdf"}))
+	if ext := filepath.Ext(suggested); ext != "" {
+		dlg.SetFilter(storage.NewExtensionFileFilter([]string{ext}))
+	}
+	dlg.Show()
+}
+
+func (a *App) openFileDialog(done func(io.ReadCloser, error)) {
+	dlg := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if r == nil {
+			done(nil, err)
+			return
+		}
+		done(r, err)
+	}, a.win)
+	dlg.SetFilter(storage.NewExtensionFileFilter([]string{".json"}))
 	dlg.Show()
 }

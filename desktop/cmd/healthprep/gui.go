@@ -1,0 +1,167 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/dialog"
+
+	"healthprep.dev/desktop/internal/appstate"
+	"healthprep.dev/desktop/internal/appstate/cache"
+	"healthprep.dev/desktop/internal/appstate/demo"
+	"healthprep.dev/desktop/internal/appstate/remote"
+	"healthprep.dev/desktop/internal/localstore"
+	"healthprep.dev/desktop/internal/syncagent"
+	"healthprep.dev/desktop/internal/ui"
+	"healthprep.dev/shared/chart"
+)
+
+// GUIConfig is the window's configuration, from flags.
+type GUIConfig struct {
+	profileFlags
+	Server string
+	Dark   bool
+}
+
+// gui opens the HealthPrep window on this workstation's profile: sign-in
+// online through the cloud (then offline with the same password), the
+// sync agent in the background feeding the status bar and the offline
+// banner, the idle lock after the organisation's desktop idle minutes,
+// and the admin screens for admins.
+func gui(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) int {
+	var cfg GUIConfig
+	fs := flag.NewFlagSet("healthprep gui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.register(fs)
+	fs.StringVar(&cfg.Server, "server", "", "the cloud's base URL (default: the one this workstation enrolled with)")
+	fs.BoolVar(&cfg.Dark, "dark", false, "dark theme")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	err := cfg.check()
+	if err == nil && cfg.Server != "" {
+		err = checkServer(cfg.Server)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "healthprep: %v\n", err)
+		return 2
+	}
+	if err := runGUI(ctx, cfg, stderr); err != nil {
+		fmt.Fprintf(stderr, "healthprep: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dev, err := readDevice(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	if cfg.Server == "" {
+		cfg.Server = dev.Server
+	}
+	// Two handles on the profile: the sync agent's, unlocked with the
+	// device key so that it syncs while the window is locked, and the
+	// window's, unlocked only by a sign-in and locked again by the idle
+	// lock.
+	p, err := openProfile(ctx, cfg.profileFlags, false)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	clinic, err := p.sync.Clinic(ctx)
+	if err != nil {
+		return err
+	}
+	win, err := localstore.Open(ctx, localstore.Options{Path: filepath.Join(cfg.Dir, "profile.db"), DeviceKeys: p.keys})
+	if err != nil {
+		return err
+	}
+	defer win.Close()
+
+	auth := remote.NewAuth(remote.Options{BaseURL: cfg.Server, DeviceID: dev.DeviceID, Store: win,
+		Directory: remote.NewFileDirectory(filepath.Join(cfg.Dir, "signins.json"))})
+	session := appstate.NewSession(auth, time.Duration(clinic.IdleMinutes)*time.Minute, nil)
+	src := cache.New(win, clinic.Engine, cache.Options{Location: clinic.Location, Lookback: clinic.Lookback})
+
+	token := func() (string, error) {
+		b, err := p.keys.Get(tokenKey(dev.DeviceID))
+		if err != nil {
+			return "", fmt.Errorf("reading the device credentials: %w", err)
+		}
+		return string(b), nil
+	}
+	cloud := remote.Observe(syncagent.NewConnectCloud(cfg.Server, token, dev.DeviceID), session, nil)
+	agent := syncagent.New(p.sync, cloud, syncagent.Options{
+		OnRejected: func(a syncagent.Ack) { fmt.Fprintf(stderr, "sync: the cloud refused result %s: %s\n", a.ID, a.Message) },
+	})
+	admin := remote.NewAdmin(cfg.Server, nil, auth.Token, dev.DeviceID)
+
+	a := app.NewWithID("dev.healthprep.desktop")
+	a.Settings().SetTheme(ui.Theme(cfg.Dark))
+	w := a.NewWindow("HealthPrep")
+	w.Resize(fyne.NewSize(1280, 800))
+	today := chart.FromTime(time.Now().In(clinic.Location))
+	u := ui.New(a, w, ui.Deps{
+		Session: session, Schedule: src, Sheets: src, Overrides: nudging{src, agent},
+		Location: clinic.Location,
+		Users:    admin, Devices: admin, Epic: admin, Audit: admin,
+		Screenings: remote.NewScreenings(),
+		Samples:    demo.Generate(7, 6, today, 1, clinic.Location),
+	})
+	go u.RunIdleLock(ctx, 15*time.Second)
+	go func() {
+		err := agent.Run(ctx)
+		if !errors.Is(err, syncagent.ErrRevoked) {
+			return
+		}
+		serr := p.shred(context.Background(), dev)
+		win.Lock()
+		msg := "An administrator revoked this workstation. Its copy of patient data was erased and can no longer be read."
+		if serr != nil {
+			msg = "An administrator revoked this workstation. Erasing its copy of patient data failed; contact support."
+		}
+		fyne.Do(func() {
+			session.SignOut()
+			d := dialog.NewInformation("Workstation revoked", msg, w)
+			d.SetOnClosed(a.Quit)
+			d.Show()
+		})
+	}()
+	w.SetCloseIntercept(func() {
+		cancel()
+		auth.SignOut(context.Background())
+		a.Quit()
+	})
+	w.ShowAndRun()
+	return nil
+}
+
+// nudging saves overrides and asks the sync agent to send them soon.
+type nudging struct {
+	appstate.OverrideSink
+	agent *syncagent.Agent
+}
+
+func (n nudging) SaveOverride(ctx context.Context, o appstate.Override, by appstate.User) error {
+	if err := n.OverrideSink.SaveOverride(ctx, o, by); err != nil {
+		return err
+	}
+	n.agent.Nudge()
+	return nil
+}

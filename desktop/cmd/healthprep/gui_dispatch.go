@@ -1,0 +1,23 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// runOrGUI opens the window when no subcommand (or gui) is given, and runs
+// the headless subcommands otherwise.
+func runOrGUI(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] != "gui" {
+		return run(args, stdout, stderr)
+	}
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return gui(ctx, args, stdout, stderr)
+}
