@@ -167,10 +167,14 @@ func (x *Extractor) Extract(ctx context.Context, data []byte) (Extraction, error
 	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
 		return Extraction{}, &DocumentError{Kind: KindTimeout, Format: ex.Format}
 	}
+	if de, ok := Rejection(err); ok && de.Format == "" {
+		de.Format = ex.Format
+	}
 	return ex, err
 }
 
-func (x *Extractor) extract(ctx context.Context, data []byte) (Extraction, error) {
+func (x *Extractor) extract(ctx context.Context, data []byte) (ex Extraction, err error) {
+	defer recoverCorrupt(&ex, &err)
 	lim := x.cfg.Limits
 	if int64(len(data)) > lim.MaxBytes {
 		return Extraction{}, &DocumentError{Kind: KindTooLarge, Limit: lim.MaxBytes}
@@ -179,7 +183,7 @@ func (x *Extractor) extract(ctx context.Context, data []byte) (Extraction, error
 	if err != nil {
 		return Extraction{}, err
 	}
-	ex := Extraction{Format: f}
+	ex = Extraction{Format: f}
 	switch f {
 	case PDF:
 		ex.Pages, err = x.pdf(ctx, data)
@@ -288,6 +292,11 @@ func (x *Extractor) ocrPages(ctx context.Context, pages []PageResult, todo []int
 		go func() {
 			defer wg.Done()
 			defer func() { x.engines <- e }()
+			defer func() {
+				if r := recover(); r != nil {
+					fail(&DocumentError{Kind: KindCorrupt, Page: n})
+				}
+			}()
 			img, err := image(n)
 			if err != nil {
 				fail(err)
@@ -318,4 +327,14 @@ func countAlnum(words []ocr.Word) int {
 		}
 	}
 	return n
+}
+
+// recoverCorrupt turns a panic while reading a document (a decoder tripping
+// over a hostile file) into a KindCorrupt rejection: one bad file must not
+// take the workstation's pipeline down. The panic value is dropped, as it
+// may quote the file.
+func recoverCorrupt(ex *Extraction, err *error) {
+	if r := recover(); r != nil {
+		*err = &DocumentError{Kind: KindCorrupt, Format: ex.Format}
+	}
 }

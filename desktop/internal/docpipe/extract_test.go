@@ -212,3 +212,24 @@ func TestSniffIgnoresExtensionAndLeadingJunk(t *testing.T) {
 		}
 	}
 }
+
+// panickyPDF is a PDFReader whose renderer panics, as a decoder might on a
+// hostile file.
+type panickyPDF struct{ docpipe.Poppler }
+
+func (panickyPDF) Render(context.Context, []byte, int, int) (*image.Gray, error) {
+	panic("decoder bug")
+}
+
+func TestExtractSurvivesDecoderPanic(t *testing.T) {
+	t.Parallel()
+	x := newExtractor(t, docpipe.ExtractorConfig{Workers: 1, PDF: panickyPDF{}})
+	a := render(t, linesA)
+	_, err := x.Extract(context.Background(), makePDF(t, []pdfPage{{scan: a.Image.Pix}}, pdfOptions{}))
+	if !errors.Is(err, docpipe.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if got, want := err.Error(), "PDF document rejected: page 1: the file is damaged and cannot be read"; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+}
