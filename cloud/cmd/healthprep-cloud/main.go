@@ -260,6 +260,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	mux.Handle("GET /nonprod/.well-known/jwks.json", jwks)
 	mux.Handle("GET /epic/documentation", public)
 	mux.Handle("GET /health", public)
+	mux.Handle("GET /.well-known/smart-configuration", public)
 	if cb, err := url.Parse(epicConfigs.RedirectURL()); err == nil {
 		mux.Handle(cb.Path, epicConfigs.Callback())
 	}

@@ -131,6 +131,7 @@ func TestBinary(t *testing.T) {
 		{"/nonprod/.well-known/jwks.json", `"keys":[]`},
 		{"/epic/documentation", "HealthPrep"},
 		{"/health", `"status":"ok"`},
+		{"/.well-known/smart-configuration", `"healthprep_role":"client"`},
 	} {
 		resp, err := hc.Get(base + c.path)
 		if err != nil {

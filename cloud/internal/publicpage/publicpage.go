@@ -10,11 +10,14 @@
 // images and no forms; its Content-Security-Policy allows exactly that one
 // stylesheet (by hash) and nothing else.
 //
-// HealthPrep does not serve /.well-known/smart-configuration: that document
-// describes a SMART authorization server and FHIR endpoint, and HealthPrep
-// is a client of the organisation's Epic, whose own
-// <FHIR base>/.well-known/smart-configuration it reads. The page lists the
-// endpoints of ours that Epic does use.
+// It also serves /.well-known/smart-configuration. HealthPrep is not a
+// SMART authorization server (it is a client of each organisation's Epic,
+// whose own <FHIR base>/.well-known/smart-configuration it reads), so this
+// document describes the client instead, in SMART's vocabulary: the
+// redirect URI, the JWKS URLs, the grant types and client authentication it
+// uses and the scopes it asks for — what an Epic administrator registers.
+// It carries "healthprep_role": "client" so no one mistakes it for an
+// authorization server's.
 //
 // # Mounting
 //
@@ -25,6 +28,7 @@
 //	pub, err := publicpage.New(publicpage.Config{BaseURL: cfg.BaseURL, Contact: "epic@app.example"})
 //	mux.Handle("GET /epic/documentation", pub)
 //	mux.Handle("GET /health", pub)
+//	mux.Handle("GET /.well-known/smart-configuration", pub)
 package publicpage
 
 import (
@@ -50,6 +54,7 @@ import (
 const (
 	DocumentationPath = "/epic/documentation"
 	HealthPath        = "/health"
+	SmartConfigPath   = "/.well-known/smart-configuration"
 	CallbackPath      = "/epic/oauth/callback"
 	JWKSPath          = "/.well-known/jwks.json"
 	NonProdJWKSPath   = "/nonprod/.well-known/jwks.json"
@@ -94,6 +99,7 @@ type Handler struct {
 	csp    string
 	page   []byte
 	health []byte
+	smart  []byte
 	https  bool
 }
 
@@ -174,11 +180,29 @@ func New(cfg Config) (*Handler, error) {
 		"NonProdJWKSURL":   root + NonProdJWKSPath,
 		"DocumentationURL": root + DocumentationPath,
 		"HealthURL":        root + HealthPath,
+		"SmartConfigURL":   root + SmartConfigPath,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building public pages: rendering: %w", err)
 	}
 	h.page = buf.Bytes()
+	h.smart, err = json.Marshal(map[string]any{
+		"healthprep_role":                       "client",
+		"client_name":                           cfg.AppName,
+		"redirect_uris":                         []string{root + CallbackPath},
+		"jwks_uri":                              root + JWKSPath,
+		"nonproduction_jwks_uri":                root + NonProdJWKSPath,
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"private_key_jwt", "client_secret_basic"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS384", "ES384"},
+		"scopes_supported":  cfg.Scopes,
+		"capabilities":      []string{"launch-standalone", "client-confidential-asymmetric", "client-confidential-symmetric", "permission-offline"},
+		"documentation_uri": root + DocumentationPath,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building public pages: %w", err)
+	}
 	h.health, err = json.Marshal(struct {
 		Status  string `json:"status"`
 		Version string `json:"version"`
@@ -244,6 +268,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Cache-Control", "public, max-age=300")
 		hd.Set("Content-Type", "text/html; charset=utf-8")
 		body = h.page
+	case h.prefix + SmartConfigPath:
+		hd.Set("Cache-Control", "public, max-age=300")
+		hd.Set("Content-Type", "application/json")
+		body = h.smart
 	case h.prefix + HealthPath:
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("Content-Type", "application/json")

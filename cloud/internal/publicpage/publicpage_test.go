@@ -184,7 +184,9 @@ func TestRoutesAndMethods(t *testing.T) {
 		{"DELETE", "/hp/epic/documentation", 405, "GET, HEAD"},
 		{"GET", "/epic/documentation", 404, ""},
 		{"GET", "/hp/epic/documentation/", 404, ""},
-		{"GET", "/hp/.well-known/smart-configuration", 404, ""},
+		{"GET", "/hp/.well-known/smart-configuration", 200, ""},
+		{"POST", "/hp/.well-known/smart-configuration", 405, "GET, HEAD"},
+		{"GET", "/.well-known/smart-configuration", 404, ""},
 		{"GET", "/hp/", 404, ""},
 	} {
 		res, body := get(t, h, tc.method, tc.path)
@@ -248,5 +250,36 @@ func TestNoSecretsAndEscaping(t *testing.T) {
 	}
 	if strings.Contains(page, "<script>") || !strings.Contains(page, "Prep&lt;script&gt;") {
 		t.Error("the app name was not escaped")
+	}
+}
+
+// TestSmartConfiguration checks the client self-description matches what
+// epicconfig tells admins to register, and says it is a client's.
+func TestSmartConfiguration(t *testing.T) {
+	t.Parallel()
+	reg := epicconfig.New(nil, nil, epicconfig.Options{BaseURL: "https://app.example"}).Registration()
+	res, body := get(t, newHandler(t, publicpage.Config{BaseURL: "https://app.example"}), http.MethodGet, "/.well-known/smart-configuration")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("got %d %q, want 200 application/json", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	var got struct {
+		Role      string   `json:"healthprep_role"`
+		Redirects []string `json:"redirect_uris"`
+		JWKS      string   `json:"jwks_uri"`
+		NonProd   string   `json:"nonproduction_jwks_uri"`
+		Scopes    []string `json:"scopes_supported"`
+		Algs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	if got.Role != "client" {
+		t.Errorf("healthprep_role = %q, want client", got.Role)
+	}
+	if !slices.Equal(got.Redirects, []string{reg.RedirectURI}) || got.JWKS != reg.JWKSURL || got.NonProd != reg.NonProdJWKSURL {
+		t.Errorf("redirects %v, jwks %q, nonprod %q; want %s, %s, %s", got.Redirects, got.JWKS, got.NonProd, reg.RedirectURI, reg.JWKSURL, reg.NonProdJWKSURL)
+	}
+	if !slices.Equal(got.Scopes, reg.Scopes) || !slices.Equal(got.Algs, []string{"RS384", "ES384"}) {
+		t.Errorf("scopes %v algs %v; want %v and RS384, ES384", got.Scopes, got.Algs, reg.Scopes)
 	}
 }
