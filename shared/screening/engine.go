@@ -42,6 +42,16 @@ type index struct {
 	rec    *chart.Record
 	byCode map[chart.Code][]int32
 	docs   []text
+	// matched memoises match: one evaluation asks the same question many
+	// times (a shared exclusion for each type, followed_by for each
+	// candidate item), and the answer depends only on the key.
+	matched map[matchKey][]hit
+}
+
+type matchKey struct {
+	c         *ccrit
+	defTiming Timing
+	wantAll   bool
 }
 
 func newIndex(rec *chart.Record) *index {
@@ -113,7 +123,24 @@ func endOf(it *chart.Item) chart.Date {
 // match returns every item and document that satisfies c on asOf, sorted
 // latest first. Items recorded as not done never match; documents match
 // only when the mention is affirmed unless wantAll is set.
+//
+// The patient and as-of date are the same for every call on one index, so
+// the answer is computed once per criterion, timing and wantAll; callers
+// must not modify the slice.
 func (ix *index) match(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Timing, wantAll bool) []hit {
+	k := matchKey{c, defTiming, wantAll}
+	if hs, ok := ix.matched[k]; ok {
+		return hs
+	}
+	hs := ix.matchOnce(c, p, asOf, defTiming, wantAll)
+	if ix.matched == nil {
+		ix.matched = map[matchKey][]hit{}
+	}
+	ix.matched[k] = hs
+	return hs
+}
+
+func (ix *index) matchOnce(c *ccrit, p *chart.Patient, asOf chart.Date, defTiming Timing, wantAll bool) []hit {
 	if c.races != nil && !anyIn(p.Races, c.races) {
 		return nil
 	}
