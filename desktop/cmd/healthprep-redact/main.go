@@ -24,16 +24,26 @@
 // The input must be UTF-8 and at most 64 MiB (the whole text is needed at
 // once, because context decides what is a name). Invalid UTF-8 is refused
 // with the byte offset of the first bad byte rather than guessed at, so
-// that offsets always refer to the text the caller has. --ocr FILE (scanned
-// documents) is accepted but not available in this build yet.
+// that offsets always refer to the text the caller has.
+//
+// --ocr FILE takes a document instead (PDF with or without a text layer,
+// TIFF, PNG or JPEG, told apart by content) and runs it through the
+// workstation's document pipeline first: the text layer where a PDF page
+// has one, Tesseract (the `tesseract` executable) otherwise. The extracted
+// text is then redacted; with --json the object also carries "text", the
+// extracted text the offsets refer to. A document the pipeline refuses
+// (empty, damaged, truncated, password-protected, too many pages, ...) is
+// reported with the pipeline's reason.
 //
 // Exit status: 0 done; 1 the input could not be read or is not UTF-8 or is
-// too large (nothing is written on stdout); 2 usage error or an unreadable
-// or invalid --patient file.
+// too large, or the --ocr document was refused or could not be read
+// (nothing is written on stdout); 2 usage error or an unreadable or invalid
+// --patient file.
 package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -42,6 +52,7 @@ import (
 	"os"
 	"unicode/utf8"
 
+	"healthprep.dev/desktop/internal/docpipe"
 	"healthprep.dev/shared/phi"
 )
 
@@ -55,13 +66,13 @@ const (
 // MaxInput is the largest input accepted, in bytes.
 const MaxInput = 64 << 20
 
-const usage = "usage: healthprep-redact [--json] [--patient FILE] [--keep-zip3] [FILE]"
+const usage = "usage: healthprep-redact [--json] [--patient FILE] [--keep-zip3] [--ocr DOCUMENT | FILE]"
 
 // Config is everything the command needs, built from the flags.
 type Config struct {
 	JSON     bool
 	Patient  string // FHIR Patient JSON file; empty for none
-	OCR      string // scanned document; not available yet
+	OCR      string // document to extract text from first; empty for text input
 	KeepZIP3 bool
 	Input    string // file; empty for stdin
 }
@@ -81,10 +92,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
-	if cfg.OCR != "" {
-		fmt.Fprintln(stderr, "healthprep-redact: --ocr: OCR is not available in this build yet; pass the document's text on stdin or as a file")
-		return exitUsage
-	}
 	var known *phi.Known
 	if cfg.Patient != "" {
 		known, err = loadPatient(cfg.Patient)
@@ -93,7 +100,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	text, err := readInput(cfg.Input, stdin)
+	var text string
+	if cfg.OCR != "" {
+		text, err = extractDocument(context.Background(), cfg.OCR)
+		if de, ok := docpipe.Rejection(err); ok {
+			fmt.Fprintln(stderr, "healthprep-redact: --ocr:", de)
+			return exitInput
+		}
+	} else {
+		text, err = readInput(cfg.Input, stdin)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "healthprep-redact:", err)
 		return exitInput
@@ -102,6 +118,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	if cfg.JSON {
 		out := jsonOut{Redacted: res.Redacted.String(), Spans: res.Spans, ServiceDates: res.ServiceDates}
+		if cfg.OCR != "" {
+			out.Text = &text
+		}
 		if out.Spans == nil {
 			out.Spans = []phi.Span{}
 		}
@@ -125,6 +144,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 type jsonOut struct {
+	// Text is the extracted text of an --ocr document, which the spans
+	// refer to; absent for text input (the caller has it).
+	Text         *string           `json:"text,omitempty"`
 	Redacted     string            `json:"redacted"`
 	Spans        []phi.Span        `json:"spans"`
 	ServiceDates []phi.ServiceDate `json:"service_dates"`
@@ -136,7 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&cfg.JSON, "json", false, "write a JSON object with the redacted text and the spans")
 	fs.StringVar(&cfg.Patient, "patient", "", "FHIR R4 Patient JSON whose identifiers are matched too")
-	fs.StringVar(&cfg.OCR, "ocr", "", "scanned document (PDF, TIFF, PNG, JPEG) to OCR first: not available in this build yet")
+	fs.StringVar(&cfg.OCR, "ocr", "", "document (PDF, TIFF, PNG, JPEG) whose text layer or OCR text is redacted")
 	fs.BoolVar(&cfg.KeepZIP3, "keep-zip3", false, "keep the first three digits of ZIP codes where Safe Harbor allows it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
