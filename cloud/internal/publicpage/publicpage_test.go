@@ -58,8 +58,8 @@ func TestDocumentationContent(t *testing.T) {
 		"PKCE (S256)", "<code>state</code>", "<code>nonce</code>", "<code>private_key_jwt</code>", "RS384 or ES384", "RFC 7638",
 		// read-only but for optional write-back
 		"off unless\nthe organisation turns it on", "read; write optional",
-		// why no smart-configuration of ours
-		"publishes no\n<code>/.well-known/smart-configuration</code>",
+		// our smart-configuration describes a client
+		"<code>https://app.example/.well-known/smart-configuration</code> describes the client",
 		// data handling
 		"encrypted field by field", "row-level security", "hash-chained audit log", "never contain patient data",
 		// contact and version
