@@ -46,6 +46,13 @@ type index struct {
 	// times (a shared exclusion for each type, followed_by for each
 	// candidate item), and the answer depends only on the key.
 	matched map[matchKey][]hit
+	// Scratch space for matchOnce, which takes each while using it (it
+	// can recurse through followed; a nested call makes its own).
+	// seen[i] == seenGen marks item i as visited by the current call.
+	seen     []uint32
+	seenGen  uint32
+	hitBuf   []hit
+	mentions []PhraseMatch
 }
 
 type matchKey struct {
@@ -145,17 +152,25 @@ func (ix *index) matchOnce(c *ccrit, p *chart.Patient, asOf chart.Date, defTimin
 		return nil
 	}
 	lo := window(c, asOf)
-	var hits []hit
+	hits := ix.hitBuf[:0]
+	ix.hitBuf = nil
 	if c.codes != nil {
-		var seen map[int32]bool
+		seen := ix.seen
+		ix.seen = nil
+		if seen == nil {
+			seen = make([]uint32, len(ix.rec.Items))
+		}
+		ix.seenGen++
+		if ix.seenGen == 0 { // wrapped: forget every mark
+			clear(seen)
+			ix.seenGen = 1
+		}
+		gen := ix.seenGen
 		visit := func(i int32) {
-			if seen[i] {
+			if seen[i] == gen {
 				return
 			}
-			if seen == nil {
-				seen = map[int32]bool{}
-			}
-			seen[i] = true
+			seen[i] = gen
 			it := &ix.rec.Items[i]
 			if h, ok := ix.matchItem(c, p, it, asOf, lo, defTiming); ok {
 				h.item, h.doc = int(i), -1
@@ -177,13 +192,15 @@ func (ix *index) matchOnce(c *ccrit, p *chart.Patient, asOf chart.Date, defTimin
 				}
 			}
 		}
+		ix.seen = seen
 	}
 	if !c.phrases.Empty() {
 		for di, d := range ix.rec.Documents {
 			if d.Date.IsZero() || d.Date.After(asOf) || (!lo.IsZero() && d.Date.Before(lo)) {
 				continue
 			}
-			for _, m := range c.phrases.findIn(&ix.docs[di]) {
+			ix.mentions = c.phrases.appendIn(ix.mentions[:0], &ix.docs[di])
+			for _, m := range ix.mentions {
 				if m.Polarity != Affirmed && !wantAll {
 					continue
 				}
@@ -192,7 +209,12 @@ func (ix *index) matchOnce(c *ccrit, p *chart.Patient, asOf chart.Date, defTimin
 		}
 	}
 	slices.SortFunc(hits, hit.less)
-	return hits
+	var out []hit
+	if len(hits) > 0 {
+		out = slices.Clone(hits)
+	}
+	ix.hitBuf = hits[:0]
+	return out
 }
 
 func (ix *index) matchItem(c *ccrit, p *chart.Patient, it *chart.Item, asOf, lo chart.Date, defTiming Timing) (hit, bool) {
@@ -524,6 +546,13 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 	var refusals, notDone []Evidence
 	for _, ev := range t.evidence {
 		hs := ix.match(ev.crit, p, asOf, TimingEnds, true)
+		refused := 0
+		for _, h := range hs {
+			if h.polarity == Refused {
+				refused++
+			}
+		}
+		refusals = slices.Grow(refusals, refused)
 		var doses []hit
 		affirmed := false
 		for _, h := range hs {
@@ -584,6 +613,7 @@ func (e *Engine) completion(ix *index, t *ctype, asOf chart.Date, ovs []Override
 		r.Evidence = append(r.Evidence, overrideEvidence(o))
 	}
 	sortEvidence(r.Evidence)
+	r.Evidence = slices.Grow(r.Evidence, len(ovs)+len(refusals)+len(notDone))
 	var tail []string
 	for _, o := range ovs {
 		if o.Kind == RefusedByPatient {

@@ -75,7 +75,7 @@ func (m PhraseMatcher) Find(text string) []PhraseMatch {
 		return nil
 	}
 	t := newText(nil, true, text)
-	return findTokens(m.phrases, &t)
+	return findTokens(nil, m.phrases, &t)
 }
 
 // text is a tokenized text: its words, each stored once, and the tokens
@@ -96,8 +96,11 @@ type text struct {
 }
 
 type token struct {
-	word     int32 // index into text.words
-	sentence int
+	word int32 // index into text.words
+	// sentence numbers the sentences modulo 2³²: numbers are only
+	// compared between tokens a few words apart, and 2³² sentence breaks
+	// between them would take more than 4 GiB of text.
+	sentence uint32
 }
 
 type span struct{ start, end int }
@@ -172,7 +175,8 @@ func (t *text) mayContain(w string) bool {
 	return false
 }
 
-func (m PhraseMatcher) findIn(t *text) []PhraseMatch {
+// appendIn appends the mentions of m's phrases in t to dst.
+func (m PhraseMatcher) appendIn(dst []PhraseMatch, t *text) []PhraseMatch {
 	var buf [8]compiledPhrase
 	live := buf[:0]
 	for _, p := range m.phrases {
@@ -181,15 +185,15 @@ func (m PhraseMatcher) findIn(t *text) []PhraseMatch {
 		}
 	}
 	if len(live) == 0 {
-		return nil
+		return dst
 	}
-	return findTokens(live, t)
+	return findTokens(dst, live, t)
 }
 
-// findTokens finds phrases in t, in token order and, at one token, in the
-// order of phrases. Start and End are set when t has spans.
-func findTokens(phrases []compiledPhrase, t *text) []PhraseMatch {
-	var out []PhraseMatch
+// findTokens appends the mentions of phrases in t to out, in token order
+// and, at one token, in the order of phrases. Start and End are set when t
+// has spans.
+func findTokens(out []PhraseMatch, phrases []compiledPhrase, t *text) []PhraseMatch {
 	toks := t.toks
 	for i := range toks {
 		for _, p := range phrases {
@@ -230,7 +234,7 @@ type tokenizer struct {
 	t         text
 	ids       map[string]int32
 	withSpans bool
-	sentence  int
+	sentence  uint32
 	buf       []byte
 }
 
