@@ -52,7 +52,7 @@ func newDatePatterns() datePatterns {
 			`|(?i)\b(?:9\d|1[01]\d|12[0-5])\s*(?:y/o|yo|y\.o\.?|yr\.?\s+old)(?:\b|\s|$)` +
 			`|(?i)\b(?:9\d|1[01]\d)(?:\s*|-)(?:year|yr)s?(?:\s*|-)(?:old\s+)?(?:male|female|man|woman|m|f)\b`),
 		ageLabel: ci(`(?i)\b(?:aged?|age:|age\s+is|now|turned|turns|turning)\s*(9\d|1[01]\d|12[0-5])\b`),
-		service:  ci(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
+		service:  ci(`(?i)\b(?:date\s+of\s+service|service\s+date|dos|exam(?:ination)?\s+date|date\s+of\s+(?:exam(?:ination)?|study|procedure|surgery|visit|consultation|collection|admission|discharge|report)|study\s+date|collect(?:ed|ion\s+date)(?:\s+on)?|date\s+collected|specimen\s+collected|procedure\s+date|performed(?:\s+on)?|visit\s+date|encounter\s+date|surgery\s+date|admission\s+date|discharge\s+date|report(?:ed)?\s+date|date\s+reported|resulted(?:\s+on)?|received(?:\s+on)?)\b`),
 	}
 }
 

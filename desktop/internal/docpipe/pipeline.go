@@ -8,7 +8,10 @@
 // flight. A [Pipeline] drives an Extractor from a [Queue] that survives
 // restarts, quarantines documents that cannot be read with a
 // [DocumentError] naming why, retries other failures a few times, and
-// stores results through a [Sink].
+// stores results through a [Sink]. With an [Analyzer] each result also
+// carries a [DocumentResult]: the document's type, date of service and
+// screening evidence (package shared/doctype) with the redacted text, keyed
+// by document, content hash and [PipelineVersion] for the sync outbox.
 //
 // Document text and file names are PHI. Nothing here logs them or puts
 // them in an error: logs carry job IDs, formats, counts and durations.
@@ -101,6 +104,10 @@ type Result struct {
 	Job        Job
 	Extraction Extraction
 	Redaction  phi.Result
+	// Document is the shareable result (type, date, evidence), keyed by
+	// Job.ID, content hash and PipelineVersion; set when Config.Analyzer
+	// is.
+	Document *DocumentResult
 }
 
 // Sink stores results. Store must be idempotent per job ID: after a crash
@@ -135,6 +142,9 @@ type Config struct {
 	Loader    Loader
 	Redactor  Redactor
 	Sink      Sink
+	// Analyzer, when set, classifies each redacted document and finds its
+	// screening evidence (Result.Document).
+	Analyzer *Analyzer
 	// Logger gets job IDs, counts and durations, never text; nil discards.
 	Logger *slog.Logger
 	// MaxAttempts: a job failing this many times for reasons other than a
@@ -308,6 +318,10 @@ func (p *Pipeline) do(ctx context.Context, job Job) (Result, error) {
 		return Result{}, fmt.Errorf("redacting: %w", err)
 	}
 	r := Result{Job: job, Extraction: ex, Redaction: red}
+	if p.cfg.Analyzer != nil {
+		d := p.cfg.Analyzer.Analyze(job.ID, data, ex, red)
+		r.Document = &d
+	}
 	if err := p.cfg.Sink.Store(ctx, r); err != nil {
 		return Result{}, fmt.Errorf("storing result: %w", err)
 	}

@@ -3,6 +3,7 @@ package docpipe_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"io/fs"
@@ -96,6 +97,7 @@ func (s *setup) newPipeline(t *testing.T, q docpipe.Queue) *docpipe.Pipeline {
 	p, err := docpipe.New(docpipe.Config{
 		Extractor: s.x, Queue: q, Loader: s.loader, Sink: s.sink,
 		Redactor: docpipe.PHIRedactor{Detector: phi.NewDetector(phi.Options{})},
+		Analyzer: newAnalyzer(t),
 		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: s.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -312,7 +314,14 @@ func TestNoPHIInLogsOrErrors(t *testing.T) {
 		}
 	}
 	for _, r := range append(res, s.sink.get("image")...) {
-		red := r.Redaction.Redacted.String()
+		if r.Document == nil {
+			t.Fatalf("job %s: no document result", r.Job.ID)
+		}
+		payload, err := json.Marshal(r.Document)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := r.Redaction.Redacted.String() + "\n" + string(payload)
 		for _, id := range []string{"Smithfield", "88421973", "219-09-9999", "555-0142"} {
 			if strings.Contains(red, id) {
 				t.Errorf("job %s: redacted text still holds %q", r.Job.ID, id)
