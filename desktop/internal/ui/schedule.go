@@ -37,6 +37,13 @@ type mainScreen struct {
 	status *statusBar
 	root   fyne.CanvasObject
 
+	// center shows the schedule, or tabs with the administration for
+	// admins.
+	center   *fyne.Container
+	schedule fyne.CanvasObject
+	tabs     *container.AppTabs
+	admin    *adminScreen
+
 	day     chart.Date
 	all     appstate.Day
 	rows    []appstate.Row // after the filter
@@ -80,7 +87,9 @@ func newMainScreen(a *App) *mainScreen {
 	left := container.NewBorder(m.count, nil, nil, nil, m.list)
 	split := container.NewHSplit(left, m.sheet.root)
 	split.Offset = 0.36
-	m.root = container.NewBorder(container.NewVBox(m.banner, toolbar, widget.NewSeparator()), m.status.root, nil, nil, split)
+	m.schedule = container.NewBorder(container.NewVBox(toolbar, widget.NewSeparator()), nil, nil, nil, split)
+	m.center = container.NewStack(m.schedule)
+	m.root = container.NewBorder(m.banner, m.status.root, nil, nil, m.center)
 	m.load(a.today())
 	return m
 }

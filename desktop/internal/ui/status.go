@@ -55,10 +55,36 @@ func (b *statusBar) update(st appstate.Status) {
 // updateStatus refreshes the status bar and the offline banner.
 func (m *mainScreen) updateStatus(st appstate.Status) {
 	m.status.update(st)
+	m.showAdmin(st.User.IsAdmin() && m.a.d.Users != nil)
 	if text := st.OfflineBanner(m.a.d.Session.Now()); text != "" {
 		m.bannerText.SetText(text)
 		m.banner.Show()
 	} else {
 		m.banner.Hide()
+	}
+}
+
+// showAdmin puts the schedule in a tab beside the administration (for
+// admins), or shows it alone. The administration opens on the setup
+// checklist.
+func (m *mainScreen) showAdmin(on bool) {
+	switch {
+	case on && m.tabs == nil:
+		m.admin = newAdminScreen(m.a)
+		m.tabs = container.NewAppTabs(
+			container.NewTabItemWithIcon("Schedule", theme.ListIcon(), m.schedule),
+			container.NewTabItemWithIcon("Administration", theme.SettingsIcon(), m.admin.root))
+		m.tabs.OnSelected = func(t *container.TabItem) {
+			m.a.touch()
+			if t.Content == m.admin.root && m.admin.shown == "" {
+				m.admin.open(pageChecklist)
+			}
+		}
+		m.center.Objects = []fyne.CanvasObject{m.tabs}
+		m.center.Refresh()
+	case !on && m.tabs != nil:
+		m.tabs, m.admin = nil, nil
+		m.center.Objects = []fyne.CanvasObject{m.schedule}
+		m.center.Refresh()
 	}
 }

@@ -75,7 +75,8 @@ type App struct {
 	lock   *lockScreen
 	shown  fyne.CanvasObject
 
-	lastPrint *printJob // for tests
+	lastPrint   *printJob   // for tests
+	lastConfirm *confirmBox // for tests
 }
 
 // New builds the window's content on win and shows the sign-in screen (or

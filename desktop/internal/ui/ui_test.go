@@ -88,7 +88,7 @@ type bundle struct {
 
 // setup builds the window on the demo clinic (40 patients over 10 working
 // days from Friday 14 March 2025, 4 of them that day) at 07:45 UTC.
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T, opts ...func(*bundle, *Deps)) *bundle {
 	t.Helper()
 	b := &bundle{t: t, clock: &clock{t: time.Date(2025, 3, 14, 7, 45, 0, 0, time.UTC)}, bg: &runner{}}
 	b.app = test.NewTempApp(t)
@@ -103,14 +103,18 @@ func setup(t *testing.T) *bundle {
 	b.win = test.NewTempWindow(t, nil)
 	b.win.Resize(fyne.NewSize(1280, 800))
 	b.pdfPath = filepath.Join(t.TempDir(), "out.pdf")
-	b.ui = New(b.app, b.win, Deps{
+	d := Deps{
 		Session: b.session, Schedule: c.Source, Sheets: c.Source, Overrides: c.Source,
 		Location: time.UTC, Go: b.bg.Go,
 		SaveFile: func(_ string, done func(io.WriteCloser, error)) {
 			f, err := os.Create(b.pdfPath)
 			done(f, err)
 		},
-	})
+	}
+	for _, o := range opts {
+		o(b, &d)
+	}
+	b.ui = New(b.app, b.win, d)
 	t.Cleanup(b.bg.wait)
 	return b
 }
