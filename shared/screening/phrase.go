@@ -344,6 +344,9 @@ func isWordRune(r rune) bool {
 // when letters outnumber digits, with OCR digit confusions read as the
 // letters they resemble.
 func appendNormalized(dst []byte, w string) []byte {
+	if isASCII(w) {
+		return appendNormalizedASCII(dst, w)
+	}
 	letters, digits := 0, 0
 	for _, r := range w {
 		switch {
@@ -403,6 +406,46 @@ func withinOneEdit(a, b string) bool {
 		return a[i+1:] == b[i+1:]
 	}
 	return a[i:] == b[i+1:]
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// appendNormalizedASCII is appendNormalized for an ASCII word, without
+// the copy strings.ToLower makes.
+func appendNormalizedASCII(dst []byte, w string) []byte {
+	letters, digits := 0, 0
+	for i := 0; i < len(w); i++ {
+		switch b := w[i]; {
+		case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z':
+			letters++
+		case b >= '0' && b <= '9':
+			digits++
+		}
+	}
+	for i := 0; i < len(w); i++ {
+		b := w[i]
+		switch {
+		case b == '\'':
+			continue
+		case b >= 'A' && b <= 'Z':
+			b += 'a' - 'A'
+		case letters > digits && b == '0':
+			b = 'o'
+		case letters > digits && (b == '1' || b == '|'):
+			b = 'l'
+		case letters > digits && b == '5':
+			b = 's'
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }
 
 // cue lists are small and fixed; functions keep them immutable.
