@@ -39,9 +39,14 @@ func overridesFor(all []Override, id string) []Override {
 // index is a record prepared for matching: items by code, documents as
 // words. Built once per evaluation.
 type index struct {
-	rec    *chart.Record
-	byCode map[chart.Code][]int32
-	docs   []text
+	rec *chart.Record
+	// The items carrying each code, in item order: code k (codes[k],
+	// codeID[codes[k]] == k) is on items codeItems[codeStart[k]:codeStart[k+1]].
+	codeID    map[chart.Code]int32
+	codes     []chart.Code
+	codeStart []int32
+	codeItems []int32
+	docs      []text
 	// matched memoises match: one evaluation asks the same question many
 	// times (a shared exclusion for each type, followed_by for each
 	// candidate item), and the answer depends only on the key.
@@ -61,15 +66,60 @@ type matchKey struct {
 	wantAll   bool
 }
 
+// itemsWith returns the indexes of the items that carry code, in order.
+func (ix *index) itemsWith(code chart.Code) []int32 {
+	k, ok := ix.codeID[code]
+	if !ok {
+		return nil
+	}
+	return ix.codeItems[ix.codeStart[k]:ix.codeStart[k+1]]
+}
+
 func newIndex(rec *chart.Record) *index {
-	ix := &index{rec: rec, byCode: make(map[chart.Code][]int32, len(rec.Items))}
+	ix := &index{rec: rec, codeID: map[chart.Code]int32{}}
+	// First pass: number the codes and count their items; occ holds the
+	// code number of each (item, code) pair, -1 for a code repeated on
+	// one item. Second pass: place the items.
+	n := 0
+	for _, it := range rec.Items {
+		n += len(it.Codes)
+	}
+	occ := make([]int32, 0, n)
+	var count, last []int32
 	for i, it := range rec.Items {
 		for _, c := range it.Codes {
-			l := ix.byCode[c]
-			if len(l) > 0 && l[len(l)-1] == int32(i) {
+			k, ok := ix.codeID[c]
+			if !ok {
+				k = int32(len(ix.codes))
+				ix.codeID[c] = k
+				ix.codes = append(ix.codes, c)
+				count = append(count, 0)
+				last = append(last, -1)
+			}
+			if last[k] == int32(i) {
+				occ = append(occ, -1)
 				continue
 			}
-			ix.byCode[c] = append(l, int32(i))
+			last[k] = int32(i)
+			count[k]++
+			occ = append(occ, k)
+		}
+	}
+	ix.codeStart = make([]int32, len(ix.codes)+1)
+	for k, c := range count {
+		ix.codeStart[k+1] = ix.codeStart[k] + c
+	}
+	next := count[:0] // reused: the next free place of each code
+	next = append(next, ix.codeStart[:len(ix.codes)]...)
+	ix.codeItems = make([]int32, ix.codeStart[len(ix.codes)])
+	j := 0
+	for i, it := range rec.Items {
+		for range it.Codes {
+			if k := occ[j]; k >= 0 {
+				ix.codeItems[next[k]] = int32(i)
+				next[k]++
+			}
+			j++
 		}
 	}
 	ix.docs = make([]text, len(rec.Documents))
@@ -177,16 +227,16 @@ func (ix *index) matchOnce(c *ccrit, p *chart.Patient, asOf chart.Date, defTimin
 				hits = append(hits, h)
 			}
 		}
-		if len(c.codeList) <= len(ix.byCode) {
+		if len(c.codeList) <= len(ix.codes) {
 			for _, code := range c.codeList {
-				for _, i := range ix.byCode[code] {
+				for _, i := range ix.itemsWith(code) {
 					visit(i)
 				}
 			}
 		} else {
-			for code, items := range ix.byCode {
+			for k, code := range ix.codes {
 				if _, ok := c.codes[code]; ok {
-					for _, i := range items {
+					for _, i := range ix.codeItems[ix.codeStart[k]:ix.codeStart[k+1]] {
 						visit(i)
 					}
 				}
@@ -312,7 +362,7 @@ func (ix *index) followed(c *ccrit, p *chart.Patient, it *chart.Item, asOf chart
 func (ix *index) newerWithCodes(c *ccrit, it *chart.Item, asOf chart.Date) bool {
 	end := endOf(it)
 	for _, code := range c.codeList {
-		for _, i := range ix.byCode[code] {
+		for _, i := range ix.itemsWith(code) {
 			o := &ix.rec.Items[i]
 			if o == it || o.NotDone || len(c.kinds) > 0 && !slices.Contains(c.kinds, o.Kind) {
 				continue
@@ -758,7 +808,7 @@ func (ix *index) withAll(ev cevidence, h hit, p *chart.Patient, asOf chart.Date)
 func (ix *index) notDone(ev cevidence, asOf chart.Date) []Evidence {
 	var out []Evidence
 	for _, code := range ev.crit.codeList {
-		for _, i := range ix.byCode[code] {
+		for _, i := range ix.itemsWith(code) {
 			it := &ix.rec.Items[i]
 			if !it.NotDone || it.Start.IsZero() || it.Start.After(asOf) {
 				continue
