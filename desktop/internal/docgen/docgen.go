@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"healthprep.dev/shared/chart"
+	"healthprep.dev/shared/doctype"
 	"healthprep.dev/shared/phi"
 )
 
@@ -38,30 +39,70 @@ type Label struct {
 
 // Doc is one generated document.
 type Doc struct {
-	Kind   string
+	Kind string
+	// Type is the document type a classifier should find.
+	Type   doctype.Type
 	Text   string
 	Labels []Label
+	// ServiceDate is the date written after the document's date-of-service
+	// label; zero for kinds without one (letters, e-mails, forms).
+	ServiceDate chart.Date
 	// Patient holds the patient's own identifiers as the record would
 	// have them (for matching with phi.Known).
 	Patient phi.Known
 }
 
-// Generate returns n documents for seed.
-func Generate(seed uint64, n int) []Doc {
+// kind is one document template.
+type kind struct {
+	name  string
+	typ   doctype.Type
+	write func(*builder, *patient)
+}
+
+// phiKinds are the templates Generate draws from. The list is kept as it
+// is so that a seed gives the same documents, and the PHI evaluation
+// comparable numbers, from one version to the next; new templates go in
+// allKinds only.
+var phiKinds = []kind{
+	{"progress note", doctype.Other, progressNote},
+	{"referral letter", doctype.Consult, referralLetter},
+	{"consult report", doctype.Consult, consultReport},
+	{"discharge summary", doctype.Hospital, dischargeSummary},
+	{"lab report", doctype.Lab, labReport},
+	{"imaging report", doctype.Imaging, imagingReport},
+	{"pathology report", doctype.Lab, pathologyReport},
+	{"e-mail", doctype.Other, emailMessage},
+	{"registration form", doctype.Other, registrationForm},
+}
+
+// allKinds adds the templates for the document pipeline's evaluation,
+// which needs every document type.
+var allKinds = append(append([]kind{}, phiKinds...), kind{"procedure report", doctype.Procedure, procedureReport})
+
+// Generate returns n documents for seed, drawn from the nine kinds the
+// PHI evaluation uses.
+func Generate(seed uint64, n int) []Doc { return generateFrom(seed, n, phiKinds) }
+
+// GenerateAll returns n documents for seed drawn from every kind,
+// procedure reports included, so that every doctype.Type occurs.
+func GenerateAll(seed uint64, n int) []Doc { return generateFrom(seed, n, allKinds) }
+
+func generateFrom(seed uint64, n int, kinds []kind) []Doc {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	docs := make([]Doc, n)
 	for i := range docs {
-		docs[i] = generate(r)
+		docs[i] = generate(r, kinds)
 	}
 	return docs
 }
 
 // builder accumulates text and labels, counting code points.
 type builder struct {
-	r      *rand.Rand
-	b      strings.Builder
-	n      int
-	labels []Label
+	r       *rand.Rand
+	b       strings.Builder
+	n       int
+	labels  []Label
+	service chart.Date
 }
 
 func (b *builder) t(s string) {
@@ -106,13 +147,11 @@ type patient struct {
 	account string
 }
 
-func generate(r *rand.Rand) Doc {
+func generate(r *rand.Rand, kinds []kind) Doc {
 	b := &builder{r: r}
 	pt := newPatient(b)
-	kinds := []func(*builder, *patient){progressNote, referralLetter, consultReport, dischargeSummary, labReport, imagingReport, pathologyReport, emailMessage, registrationForm}
-	names := []string{"progress note", "referral letter", "consult report", "discharge summary", "lab report", "imaging report", "pathology report", "e-mail", "registration form"}
-	k := r.IntN(len(kinds))
-	kinds[k](b, pt)
+	k := kinds[r.IntN(len(kinds))]
+	k.write(b, pt)
 	known := phi.Known{
 		Names:     []string{pt.first + " " + pt.middle + " " + pt.last},
 		BirthDate: pt.birth,
@@ -125,7 +164,7 @@ func generate(r *rand.Rand) Doc {
 	if pt.nick != "" {
 		known.Names = append(known.Names, pt.nick)
 	}
-	return Doc{Kind: names[k], Text: b.b.String(), Labels: b.labels, Patient: known}
+	return Doc{Kind: k.name, Type: k.typ, Text: b.b.String(), Labels: b.labels, ServiceDate: b.service, Patient: known}
 }
 
 func newPatient(b *builder) *patient {
@@ -415,4 +454,10 @@ func (b *builder) address(p *patient) {
 		b.t(", " + stateName[p.state] + " ")
 		b.p(phi.ZIP, p.zip+b.pick("", "", "-"+fmt.Sprintf("%04d", b.r.IntN(10000))))
 	}
+}
+
+// serviceDate writes d as the document's date of service.
+func (b *builder) serviceDate(d chart.Date) {
+	b.service = d
+	b.date(d, false)
 }
