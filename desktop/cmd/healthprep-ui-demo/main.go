@@ -10,9 +10,13 @@
 //	healthprep-ui-demo [-patients N] [-now RFC3339] [-tz ZONE] [-dark] [-screenshots DIR]
 //
 // Sign in as nurse@demo-clinic.example with demo-password-1 (or
-// admin@demo-clinic.example, code 246810). With -screenshots DIR it signs in
-// by itself, walks through the main screens (sign-in, schedule with an open
-// prep sheet, override dialog, offline banner, lock screen), saves each as
+// admin@demo-clinic.example, code 246810, for the administration: users,
+// workstations, Epic and the audit log come from a fake cloud on loopback
+// (package fakecloud, made-up accounts), screening settings are kept in
+// memory). With -screenshots DIR it signs in by itself, walks through the
+// main screens (sign-in, schedule with an open prep sheet, offline banner,
+// lock screen, then as the admin the users screen and the screening
+// editor), saves each as
 // DIR/NN-name.png from the window's own canvas, and quits; run it under
 // Xvfb (make screenshots). It needs cgo and OpenGL (Fyne's GL driver).
 package main
@@ -35,7 +39,10 @@ import (
 
 	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/desktop/internal/appstate/demo"
+	"healthprep.dev/desktop/internal/appstate/remote"
+	"healthprep.dev/desktop/internal/fakecloud"
 	"healthprep.dev/desktop/internal/ui"
+	v1 "healthprep.dev/proto/gen/healthprep/v1"
 )
 
 // Config is the command's configuration, from its flags.
@@ -101,6 +108,14 @@ func run(cfg Config) error {
 	session := appstate.NewSession(clinic.Auth, appstate.DefaultIdleLock, clock)
 	session.SyncDone(clock().Add(-4*time.Minute), nil)
 
+	cloud, stop := demoCloud(clock)
+	defer stop()
+	admin := remote.NewAdmin(cloud.url, nil, func() string { return cloud.token }, "")
+	screenings, err := demo.NewScreenings()
+	if err != nil {
+		return err
+	}
+
 	a := app.NewWithID("dev.healthprep.demo")
 	a.Settings().SetTheme(ui.Theme(cfg.Dark))
 	w := a.NewWindow("HealthPrep - Demo Family Clinic")
@@ -108,6 +123,8 @@ func run(cfg Config) error {
 	u := ui.New(a, w, ui.Deps{
 		Session: session, Schedule: clinic.Source, Sheets: clinic.Source, Overrides: clinic.Source,
 		Location: cfg.Location,
+		Users:    admin, Devices: admin, Epic: admin, Audit: admin, Screenings: screenings,
+		Samples: clinic.Records[:5],
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -116,7 +133,7 @@ func run(cfg Config) error {
 	var tourErr error
 	if cfg.Screenshots != "" {
 		go func() {
-			tourErr = tour(w, session, clinic, cfg.Screenshots)
+			tourErr = tour(w, u, session, clinic, cfg.Screenshots)
 			fyne.Do(a.Quit)
 		}()
 	}
@@ -126,7 +143,7 @@ func run(cfg Config) error {
 
 // tour walks through the main screens as a person would (keyboard
 // included) and saves a screenshot of each.
-func tour(w fyne.Window, session *appstate.Session, clinic *demo.Clinic, dir string) error {
+func tour(w fyne.Window, u *ui.App, session *appstate.Session, clinic *demo.Clinic, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -180,7 +197,62 @@ func tour(w fyne.Window, session *appstate.Session, clinic *demo.Clinic, dir str
 	}
 	session.SyncDone(session.Now(), errors.New("cloud unreachable"))
 	session.Lock()
-	return shot("locked")
+	if err := shot("locked"); err != nil {
+		return err
+	}
+	// The administration, as the clinic's admin.
+	session.SignOut()
+	session.SetOnline(true)
+	session.SyncDone(session.Now().Add(-2*time.Minute), nil)
+	if err := session.SignIn(context.Background(), appstate.Credentials{Email: demo.AdminEmail, Password: demo.DemoPassword, TOTP: demo.AdminTOTPCode}); err != nil {
+		return fmt.Errorf("signing the admin in: %w", err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	var ok bool
+	fyne.DoAndWait(func() { ok = u.ShowAdmin(ui.AdminUsers) })
+	if !ok {
+		return errors.New("the users screen did not open")
+	}
+	time.Sleep(time.Second) // the cloud answers in the background
+	if err := shot("admin-users"); err != nil {
+		return err
+	}
+	fyne.DoAndWait(func() { ok = u.ShowAdmin(ui.AdminScreenings) })
+	if !ok {
+		return errors.New("the screening editor did not open")
+	}
+	time.Sleep(time.Second)
+	return shot("screening-editor")
+}
+
+// demoCloudInfo is the fake cloud the demo's admin screens talk to.
+type demoCloudInfo struct {
+	url, token string
+}
+
+// demoCloud starts the fake cloud (package fakecloud: made-up accounts,
+// loopback only) with a few users, invites and workstations.
+func demoCloud(clock func() time.Time) (demoCloudInfo, func()) {
+	now := clock()
+	f := fakecloud.New(fakecloud.Options{OrgID: "org-demo", OrgName: "Demo Family Clinic", Now: clock})
+	admin := f.AddAccount(fakecloud.Account{ID: "user-admin", Email: demo.AdminEmail, Name: "Pat Morgan", Password: demo.DemoPassword,
+		Role: v1.Role_ROLE_ADMIN, TOTP: demo.AdminTOTPCode, Created: now.AddDate(0, -3, 0)})
+	for _, a := range []fakecloud.Account{
+		{Email: demo.NurseEmail, Name: "Jamie Rivera, RN", Role: v1.Role_ROLE_NURSE, TOTP: "x"},
+		{Email: "alex.chen@demo-clinic.example", Name: "Alex Chen, MA", Role: v1.Role_ROLE_MA},
+		{Email: "sam.okafor@demo-clinic.example", Name: "Sam Okafor, RN", Role: v1.Role_ROLE_NURSE},
+		{Email: "lee.park@demo-clinic.example", Name: "Lee Park", Role: v1.Role_ROLE_NURSE, Deactivated: true},
+	} {
+		a.Created = now.AddDate(0, -2, 0)
+		f.AddAccount(a)
+	}
+	f.AddDevice("Front desk 1", "windows/amd64", "1.0.0", "Pat Morgan", now.Add(-3*time.Minute))
+	f.AddDevice("Nurse station", "windows/amd64", "1.0.0", "Pat Morgan", now.Add(-40*time.Minute))
+	url := f.Start()
+	tok := f.SessionToken(admin)
+	c := remote.NewAdmin(url, nil, func() string { return tok }, "")
+	_, _ = c.InviteUser(context.Background(), appstate.InviteRequest{Email: "robin.diaz@demo-clinic.example", Role: appstate.RoleMA})
+	return demoCloudInfo{url: url, token: tok}, f.Stop
 }
 
 // uniform reports whether every pixel of img has one colour.

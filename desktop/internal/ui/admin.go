@@ -22,6 +22,28 @@ const (
 	pageAudit      = "Audit log"
 )
 
+// Admin pages ShowAdmin opens.
+const (
+	AdminChecklist  = pageChecklist
+	AdminUsers      = pageUsers
+	AdminDevices    = pageDevices
+	AdminEpic       = pageEpic
+	AdminScreenings = pageScreenings
+	AdminAudit      = pageAudit
+)
+
+// ShowAdmin opens the Administration tab on page (one of the Admin
+// constants) and reports whether it could: the signed-in person must be an
+// admin and the page's source configured.
+func (a *App) ShowAdmin(page string) bool {
+	if a.main == nil || a.main.tabs == nil || a.shown != a.main.root {
+		return false
+	}
+	a.main.tabs.SelectIndex(1)
+	a.main.admin.open(page)
+	return a.main.admin.shown == page
+}
+
 // adminScreen is the Administration tab: a navigation list on the left
 // and the chosen page on the right. Pages load from the cloud when shown.
 type adminScreen struct {

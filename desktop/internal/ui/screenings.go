@@ -47,7 +47,7 @@ type screeningsView struct {
 func newScreeningsView(a *App) *screeningsView {
 	v := &screeningsView{a: a, msg: messageLabel(), list: container.NewVBox(), title: heading("Choose a screening type to edit"),
 		typeMsg: fieldMessage(), form: container.NewVBox(), preview: wrapped(""), before: wrapped("")}
-	v.before.Importance = widget.LowImportance
+	v.before.TextStyle = fyne.TextStyle{Italic: true}
 	v.preview.TextStyle = fyne.TextStyle{Bold: true}
 	var names []string
 	for _, r := range a.d.Samples {
@@ -131,11 +131,14 @@ func (v *screeningsView) setEdited(c appstate.ScreeningConfig) {
 		label.Wrapping = fyne.TextWrapWord
 		sum := widget.NewLabel(r.Summary)
 		sum.Wrapping = fyne.TextWrapWord
-		sum.Importance = widget.LowImportance
+		sum.TextStyle = fyne.TextStyle{Italic: true}
 		v.list.Add(container.NewBorder(nil, nil, chk, edit, container.NewVBox(label, sum)))
 	}
 	v.list.Refresh()
 	v.updateButtons()
+	if v.typeID == "" && len(c.Base.Types) > 0 {
+		v.selectType(c.Base.Types[0].ID)
+	}
 }
 
 func (v *screeningsView) setEnabled(id string, on bool) {
