@@ -6,6 +6,13 @@
 // is not the product: healthprep-cloud serves sync from Postgres.
 //
 //	syncdev -addr 127.0.0.1:PORT -state FILE -token TOKEN [-seed-records N]
+//	syncdev -addr 127.0.0.1:PORT -postgres -token TOKEN [-seed-patients N] [-records-per-patient R]
+//
+// -postgres serves the product's Postgres feed instead (pgstore over a
+// throwaway private cluster, seeded through ingest's Store), for the
+// desktop's sync benchmarks. POST /_syncdev/publish (with the token) commits
+// one config record and answers its seq: a change for freshness
+// measurements.
 package main
 
 import (
@@ -18,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,37 +58,48 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "loopback address to listen on")
-	state := flag.String("state", "", "state file (required)")
+	state := flag.String("state", "", "state file (required, unless -postgres)")
 	token := flag.String("token", "", "the session token clients must send (required)")
 	seed := flag.Int("seed-records", 0, "when the state is empty, publish this many records")
+	usePG := flag.Bool("postgres", false, "serve the feed from a throwaway private Postgres (pgstore over ingest's tables) instead of the state file")
+	pgParent := flag.String("postgres-dir", "", "with -postgres: where to put the cluster (default: the temporary directory)")
+	patients := flag.Int("seed-patients", 0, "with -postgres: patients to ingest")
+	perPatient := flag.Int("records-per-patient", 100, "with -postgres: records per patient (Patient, Appointment, chart resources)")
 	flag.Parse()
-	if *state == "" || *token == "" {
-		return errors.New("-state and -token are required")
-	}
-	st, err := memstore.Open(*state)
-	if err != nil {
-		return err
+	if (*state == "") == !*usePG || *token == "" {
+		return errors.New("-token and one of -state or -postgres are required")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if n, _ := st.LatestSeq(ctx, Org); n == 0 && *seed > 0 {
-		// FHIR Patients, as ingest would publish them (synthetic).
-		err := st.Update(ctx, Org, func(tx syncfeed.Tx) error {
-			for i := range *seed {
-				id := fmt.Sprintf("p%d", i)
-				payload := fmt.Appendf(nil, `{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-01-01","name":[{"given":["n%d"],"family":"Seed"}]}`, id, i)
-				if _, err := tx.Put(syncfeed.KindPatient, id, syncfeed.OpUpsert, payload); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	var st store
+	if *usePG {
+		pg, err := startPostgres(ctx, *pgParent, *patients, *perPatient, func(f string, a ...any) { fmt.Printf(f+"\n", a...) })
 		if err != nil {
-			return fmt.Errorf("seeding: %w", err)
+			return err
 		}
+		defer pg.Close()
+		st = pg.store
+	} else {
+		ms, err := memstore.Open(*state)
+		if err != nil {
+			return err
+		}
+		if err := seedMem(ctx, ms, *seed); err != nil {
+			return err
+		}
+		st = ms
 	}
-	h, _ := api.Handler(api.Services{Authenticator: staticAuth{*token}, Sync: syncfeed.New(st, syncfeed.Options{WatchInterval: 100 * time.Millisecond})},
+	// The state-file mode polls faster for the kill test; -postgres keeps
+	// the product's default.
+	watch := 100 * time.Millisecond
+	if *usePG {
+		watch = 0
+	}
+	rpc, _ := api.Handler(api.Services{Authenticator: staticAuth{*token}, Sync: syncfeed.New(st, syncfeed.Options{WatchInterval: watch})},
 		api.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	h := http.NewServeMux()
+	h.Handle("/", rpc)
+	h.Handle("POST /_syncdev/publish", publishHandler(st, *token))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -100,4 +119,50 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// store is a feed store syncdev can also publish into.
+type store interface {
+	syncfeed.Store
+	Publish(ctx context.Context, org tenancy.OrgID, kind syncfeed.Kind, id string, op syncfeed.Op, payload []byte) (int64, error)
+}
+
+func seedMem(ctx context.Context, st *memstore.Store, seed int) error {
+	if n, _ := st.LatestSeq(ctx, Org); n != 0 || seed == 0 {
+		return nil
+	}
+	// FHIR Patients, as ingest would publish them (synthetic).
+	err := st.Update(ctx, Org, func(tx syncfeed.Tx) error {
+		for i := range seed {
+			id := fmt.Sprintf("p%d", i)
+			payload := fmt.Appendf(nil, `{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-01-01","name":[{"given":["n%d"],"family":"Seed"}]}`, id, i)
+			if _, err := tx.Put(syncfeed.KindPatient, id, syncfeed.OpUpsert, payload); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	return nil
+}
+
+// publishHandler commits one config record ("syncdev/<n>") and writes its
+// seq: a cloud-side change for freshness measurements.
+func publishHandler(st store, token string) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
+		i := n.Add(1)
+		seq, err := st.Publish(r.Context(), Org, syncfeed.KindConfig, fmt.Sprintf("syncdev-%d", i), syncfeed.OpUpsert, fmt.Appendf(nil, `{"n":%d}`, i))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, seq)
+	})
 }
