@@ -39,6 +39,9 @@ type Change struct {
 type Page struct {
 	From, Next string
 	Changes    []Change
+	// Latest is the cloud's latest change sequence when the page was read
+	// (0 when unknown).
+	Latest int64
 }
 
 // Pulled is the cloud's answer to a pull.
@@ -301,7 +304,7 @@ func (a *Agent) pull(ctx context.Context, r *Result) error {
 		if p.From != cur {
 			return errNoProgress
 		}
-		err = a.store.ApplyPage(ctx, Page{From: cur, Next: p.Next, Changes: p.Changes})
+		err = a.store.ApplyPage(ctx, Page{From: cur, Next: p.Next, Changes: p.Changes, Latest: p.Latest})
 		if errors.Is(err, ErrCursorMismatch) {
 			return errNoProgress
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -53,10 +54,27 @@ func fromWireError(err error) error {
 // ConnectCloud is the cloud's SyncService over Connect (HTTP/2; h2c for
 // http:// URLs on loopback). It converts between the wire and the agent's
 // types and implements Cloud and Watcher.
+//
+// Pull reads ahead: when a page says the feed has more, the page after it
+// is fetched while the caller applies this one, and handed out if the
+// caller asks for that cursor next (else dropped). A first sync then
+// overlaps the cloud and the wire with the local writes.
 type ConnectCloud struct {
 	client   c.SyncServiceClient
 	token    func() (string, error)
 	deviceID string
+
+	mu   sync.Mutex
+	next *readAhead // the page after the last one returned, in flight
+}
+
+// readAhead is a pull started before it was asked for.
+type readAhead struct {
+	cursor string
+	limit  int
+	done   chan struct{}
+	p      Pulled
+	err    error
 }
 
 // NewConnectCloud returns a client of the server at baseURL. token returns
@@ -119,6 +137,42 @@ var statusFromWire = map[v1.PushStatus]AckStatus{
 // Pull implements Cloud. Changes of a kind this client does not know are
 // left out (the cursor still moves past them).
 func (cc *ConnectCloud) Pull(ctx context.Context, cursor string, limit int) (Pulled, error) {
+	cc.mu.Lock()
+	ra := cc.next
+	cc.next = nil
+	cc.mu.Unlock()
+	var p Pulled
+	have := false
+	if ra != nil && ra.cursor == cursor && ra.limit == limit {
+		select {
+		case <-ra.done:
+			// A failed read-ahead is pulled again below: its error
+			// belongs to this call.
+			p, have = ra.p, ra.err == nil
+		case <-ctx.Done():
+			return Pulled{}, ctx.Err()
+		}
+	}
+	if !have {
+		var err error
+		if p, err = cc.pull(ctx, cursor, limit); err != nil {
+			return Pulled{}, err
+		}
+	}
+	if p.HasMore && p.Next != cursor {
+		ra := &readAhead{cursor: p.Next, limit: limit, done: make(chan struct{})}
+		cc.mu.Lock()
+		cc.next = ra
+		cc.mu.Unlock()
+		go func() {
+			defer close(ra.done)
+			ra.p, ra.err = cc.pull(ctx, ra.cursor, ra.limit)
+		}()
+	}
+	return p, nil
+}
+
+func (cc *ConnectCloud) pull(ctx context.Context, cursor string, limit int) (Pulled, error) {
 	req := connect.NewRequest(&v1.PullRequest{Cursor: cursor, Limit: int32(limit), ProtocolVersion: SyncProtocolVersion})
 	if err := cc.auth(req.Header()); err != nil {
 		return Pulled{}, err

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +63,16 @@ type Store struct {
 	loc *time.Location
 	// unreadable counts feed resources that could not be read.
 	unreadable atomic.Int64
+
+	mu sync.Mutex
+	// first is the ingest records (kind/id) a first sync into an empty
+	// store has applied so far in this process; nil otherwise.
+	first map[string]struct{}
 }
+
+// StartedKey is the setting written with the first page a store applies:
+// once it exists, rows of any record may exist locally.
+const StartedKey = "sync/started"
 
 var (
 	_ syncagent.Store    = (*Store)(nil)
@@ -91,20 +101,83 @@ func (s *Store) Cursor(ctx context.Context) (string, error) {
 }
 
 // ApplyPage implements syncagent.Store.
+//
+// A first sync into an empty store skips the deletes that clear a
+// patient's, appointment's or chart resource's earlier local rows before
+// writing its new ones: there are none. It lasts from the first page ever
+// applied (no StartedKey yet) until the store has caught up with the
+// cloud, within this process (a restarted agent applies the deletes
+// again), and a record met twice in it (changed in the cloud during the
+// sync) gets its deletes the second time.
 func (s *Store) ApplyPage(ctx context.Context, p syncagent.Page) error {
-	changes := make([]localstore.Change, 0, len(p.Changes))
+	first, err := s.firstSync(ctx, p.From)
+	if err != nil {
+		return err
+	}
+	changes := make([]localstore.Change, 0, len(p.Changes)+1)
 	for i, c := range p.Changes {
-		cs, err := s.convert(c)
+		cs, err := s.convert(c, first.fresh(c))
 		if err != nil {
 			return fmt.Errorf("change %d of a page: %w", i, err)
 		}
 		changes = append(changes, cs...)
 	}
-	err := s.ls.ApplyPage(ctx, localstore.Page{From: localstore.Cursor(p.From), Changes: changes}, localstore.Cursor(p.Next))
+	if p.From == "" {
+		changes = append(changes, localstore.UpsertSetting(StartedKey, []byte("1")))
+	}
+	err = s.ls.ApplyPage(ctx, localstore.Page{From: localstore.Cursor(p.From), Changes: changes}, localstore.Cursor(p.Next))
 	if errors.Is(err, localstore.ErrCursorMismatch) {
 		return fmt.Errorf("%w (%w)", syncagent.ErrCursorMismatch, err)
 	}
+	if err == nil && first != nil && (len(p.Changes) == 0 || p.Changes[len(p.Changes)-1].Seq >= p.Latest) {
+		s.mu.Lock()
+		s.first = nil // caught up
+		s.mu.Unlock()
+	}
 	return err
+}
+
+// firstSet is the records a first sync has met (nil: not a first sync).
+type firstSet map[string]struct{}
+
+// fresh reports whether c is an ingest record met for the first time in a
+// first sync (its earlier local rows cannot exist), and remembers it.
+func (f firstSet) fresh(c syncagent.Change) bool {
+	if f == nil {
+		return false
+	}
+	switch c.Kind {
+	case "patient", "appointment", "chart_resource":
+	default:
+		return false
+	}
+	k := c.Kind + "/" + c.ID
+	if _, ok := f[k]; ok {
+		return false
+	}
+	f[k] = struct{}{}
+	return true
+}
+
+// firstSync returns the first sync's set for a page pulled from cursor
+// from: a page from the start of the feed begins one when the store has
+// never applied a page.
+func (s *Store) firstSync(ctx context.Context, from string) (firstSet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if from != "" {
+		return s.first, nil
+	}
+	_, err := s.ls.Setting(ctx, StartedKey)
+	switch {
+	case errors.Is(err, localstore.ErrNotFound):
+		s.first = map[string]struct{}{}
+	case err != nil:
+		return nil, fmt.Errorf("reading the sync state: %w", err)
+	default:
+		s.first = nil
+	}
+	return s.first, nil
 }
 
 // ResetCursor implements syncagent.Resetter: the cursor goes back to the
@@ -122,8 +195,9 @@ func (s *Store) ResetCursor(ctx context.Context, from string) error {
 	return nil
 }
 
-// convert turns one feed change into local changes.
-func (s *Store) convert(c syncagent.Change) ([]localstore.Change, error) {
+// convert turns one feed change into local changes. fresh: the record has
+// no local rows (a first sync), so none are deleted before it is written.
+func (s *Store) convert(c syncagent.Change, fresh bool) ([]localstore.Change, error) {
 	if c.Kind == "" || c.ID == "" {
 		return nil, errors.New("a change without kind or id")
 	}
@@ -140,14 +214,17 @@ func (s *Store) convert(c syncagent.Change) ([]localstore.Change, error) {
 		p.ID = c.ID
 		return []localstore.Change{localstore.UpsertPatient(p)}, nil
 	case "appointment":
-		del := localstore.Delete(localstore.KindAppointment, c.ID)
+		del := []localstore.Change{localstore.Delete(localstore.KindAppointment, c.ID)}
+		if fresh {
+			del = nil
+		}
 		if c.Delete {
-			return []localstore.Change{del}, nil
+			return del, nil
 		}
 		rec, ok := s.read(c)
 		if !ok || len(rec.Appointments) != 1 {
 			s.unreadableIf(ok)
-			return []localstore.Change{del}, nil
+			return del, nil
 		}
 		a := rec.Appointments[0]
 		return []localstore.Change{localstore.UpsertAppointment(localstore.Appointment{
@@ -155,7 +232,10 @@ func (s *Store) convert(c syncagent.Change) ([]localstore.Change, error) {
 			Provider: a.Provider, Location: a.Location, VisitType: a.VisitType, Status: a.Status,
 		})}, nil
 	case "chart_resource":
-		out := []localstore.Change{localstore.Delete(localstore.KindChartItem, c.ID), localstore.Delete(localstore.KindDocument, c.ID)}
+		var out []localstore.Change
+		if !fresh {
+			out = []localstore.Change{localstore.Delete(localstore.KindChartItem, c.ID), localstore.Delete(localstore.KindDocument, c.ID)}
+		}
 		if c.Delete {
 			return out, nil
 		}

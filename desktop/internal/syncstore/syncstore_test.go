@@ -251,3 +251,44 @@ func TestResetCursor(t *testing.T) {
 		t.Errorf("outbox after reset = %+v; want the unacknowledged entry", es)
 	}
 }
+
+// TestFirstSyncDeletesWhatMayExist: a first sync into an empty store skips
+// the deletes of earlier local rows, yet a record met again in it (changed
+// in the cloud during the sync) and a first sync resumed by another
+// process (a restarted agent) still replace its rows: the report that
+// lost its text keeps no document.
+func TestFirstSyncDeletesWhatMayExist(t *testing.T) {
+	t.Parallel()
+	noText := strings.Replace(reportJSON, `"conclusion":"BI-RADS 1, negative"`, `"issued":"2025-06-02T00:00:00Z"`, 1)
+	for _, tt := range []struct {
+		name    string
+		restart bool
+	}{{"record met twice", false}, {"agent restarted mid-sync", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := setup(t)
+			if err := s.ApplyPage(ctx, syncagent.Page{From: "", Next: "c2", Latest: 10, Changes: []syncagent.Change{
+				{Kind: "patient", ID: "p1", Payload: patientJSON("p1", "Ann"), Seq: 1},
+				{Kind: "chart_resource", ID: "DiagnosticReport/r1", Payload: []byte(reportJSON), Seq: 2},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			if rec, err := s.Local().Record(ctx, "p1"); err != nil || len(rec.Documents) != 1 {
+				t.Fatalf("after the first page: %d documents, %v; want the report's", len(rec.Documents), err)
+			}
+			if tt.restart {
+				s = syncstore.New(s.Local(), time.UTC)
+			}
+			if err := s.ApplyPage(ctx, syncagent.Page{From: "c2", Next: "c10", Latest: 10, Changes: []syncagent.Change{
+				{Kind: "chart_resource", ID: "DiagnosticReport/r1", Payload: []byte(noText), Seq: 10},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := s.Local().Record(ctx, "p1")
+			if err != nil || len(rec.Items) != 1 || len(rec.Documents) != 0 {
+				t.Errorf("after the report lost its text: %d items, %d documents, %v; want 1 item, no document", len(rec.Items), len(rec.Documents), err)
+			}
+		})
+	}
+}
