@@ -5,16 +5,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
-// runOrGUI opens the window when no subcommand (or gui) is given, and runs
-// the headless subcommands otherwise.
+// runOrGUI opens the window when no subcommand is given (nothing, or
+// only flags) or gui, and runs the headless subcommands otherwise.
 func runOrGUI(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] != "gui" {
+	if len(args) > 0 && args[0] != "gui" && !strings.HasPrefix(args[0], "-") {
 		return run(args, stdout, stderr)
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && args[0] == "gui" {
 		args = args[1:]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
