@@ -1,5 +1,7 @@
 // Command healthprep is the HealthPrep workstation client. Subcommands:
 //
+//	healthprep [gui]   the window nurses, MAs and admins use (the default;
+//	                   needs a cgo build with a display)
 //	healthprep enrol   enrol this workstation with an enrolment code from
 //	                   an administrator (device credentials go to the OS
 //	                   key store)
@@ -7,8 +9,6 @@
 //	                   servers, machines without a display)
 //	healthprep sheets  open every prep sheet of the schedule from the
 //	                   local cache (works offline) and count them
-//
-// The windowed client will be the default subcommand.
 //
 // Common flags:
 //
@@ -48,7 +48,7 @@ func main() {
 	os.Exit(runOrGUI(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: healthprep enrol|agent|sheets [flags]   (healthprep COMMAND -h for the flags)"
+const usage = "usage: healthprep [gui]|enrol|agent|sheets [flags]   (healthprep COMMAND -h for the flags)"
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

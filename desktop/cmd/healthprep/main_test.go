@@ -26,7 +26,7 @@ func TestUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "usage: healthprep enrol|agent|sheets"},
+		{nil, "usage: healthprep [gui]|enrol|agent|sheets"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"agent", "-token-env", "T"}, "-profile: required"},
 		{[]string{"agent", "-profile", t.TempDir(), "-token-env", "T"}, "-server: required (this workstation is not enrolled)"},
