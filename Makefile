@@ -75,7 +75,7 @@ $(STAMPS)/protoc-gen-connect-go-%:
 	@mkdir -p $(STAMPS) && touch $@
 
 ## ---- the two commands ----
-.PHONY: test unit run test-keystore soak screenshots
+.PHONY: test unit run test-keystore soak screenshots eval-docs
 test: deps lint unit test-keystore screenshots ## install what is needed, check lint and generated code, run every test
 
 unit: ## run the Go tests of every module (no installs)
@@ -92,6 +92,9 @@ screenshots: deps ## run the real window under Xvfb on the demo data, save PNGs 
 	cd desktop && go build -o ../.run/bin/healthprep-ui-demo ./cmd/healthprep-ui-demo
 	LANG=en_US.UTF-8 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" .run/bin/healthprep-ui-demo -screenshots $(CURDIR)/.run/screenshots
 	cd desktop && HP_SCREENSHOTS=$(CURDIR)/.run/screenshots go test -count=1 -run TestScreenshots ./cmd/healthprep-ui-demo
+
+eval-docs: ## documents: OCR CER/WER, PHI recall/precision/F2 on text PDFs and scans, classification, pipeline vs tesseract pages/s
+	@cd desktop && go run ./cmd/healthprep-evaldocs -n 40 -seed 1
 
 soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
 	cd desktop/internal/syncagent && go test -count=1 -timeout 0 -run 'TestSimulation$$' -sim.seeds=$${SEEDS:-500000}
