@@ -75,7 +75,7 @@ $(STAMPS)/protoc-gen-connect-go-%:
 	@mkdir -p $(STAMPS) && touch $@
 
 ## ---- the two commands ----
-.PHONY: test unit run test-keystore soak screenshots eval-docs
+.PHONY: test unit run test-keystore soak screenshots eval-docs smoke
 test: deps lint unit test-keystore screenshots ## install what is needed, check lint and generated code, run every test
 
 unit: ## run the Go tests of every module (no installs)
@@ -95,6 +95,12 @@ screenshots: deps ## run the real window under Xvfb on the demo data, save PNGs 
 
 eval-docs: ## documents: OCR CER/WER, PHI recall/precision/F2 on text PDFs and scans, classification, pipeline vs tesseract pages/s
 	@cd desktop && go run ./cmd/healthprep-evaldocs -n 40 -seed 1
+
+smoke: deps ## end to end on loopback: Postgres, cloud, sandbox, a headless desktop enrols, syncs and opens every prep sheet (SMOKE_DATA=DIR for other FHIR data)
+	@mkdir -p .run/bin
+	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/healthprep-dev ./cmd/healthprep-sandbox
+	cd desktop && CGO_ENABLED=0 go build -o ../.run/bin/ ./cmd/healthprep
+	.run/bin/healthprep-dev -smoke -bin .run/bin $${SMOKE_DATA:+-data "$$SMOKE_DATA"}
 
 soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
 	cd desktop/internal/syncagent && go test -count=1 -timeout 0 -run 'TestSimulation$$' -sim.seeds=$${SEEDS:-500000}
