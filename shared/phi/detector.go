@@ -240,7 +240,7 @@ func newIDPatterns() idPatterns {
 		ipv6:       ci(`(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?`),
 		mac:        ci(`(?i)\b[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}\b`),
 		ssn:        regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b|\b\d{3}\.\d{2}\.\d{4}\b`),
-		ssnCtx:     ci(`(?i:\b(?:ssn|ss#|s\.s\.n\.?|soc(?:ial)?\.?\s*sec(?:urity)?\.?(?:\s*(?:number|no\.?|#|num))?))\s*[:#]?\s*(?:is\s+)?(\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4}\b)`),
+		ssnCtx:     ci(`(?i:\b(?:ssn|ss#|s\.s\.n\.?|soc(?:ial)?\.?\s*sec(?:urity)?\.?(?:\s*(?:number|no\.?|#|num))?))\s*[:#]?\s*(?:is\s+)?(\d{3}[- .]?\d{2}[- .]?\d{4}|\d{4}\b|\d[\doilsbz@|',.-]{7,12}\d\b)`),
 		ssnMasked:  ci(`(?i)(?:\b|[*x#])[*x#]{3}[- ]?[*x#]{2}[- ]?\d{4}\b`),
 		phone:      regexp.MustCompile(`(?:\+?1[\s.-]?)?(?:\(\s*[2-9]\d{2}\s*\)|\b[2-9]\d{2})[\s./-]?\d{3}[\s.-]?\d{4}\b(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?`),
 		phoneIntl:  regexp.MustCompile(`\+[2-9]\d{0,2}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){1,4}\d{2,4}\b`),
@@ -325,7 +325,11 @@ func (sc *scan) detectExact() {
 		}
 	}
 	for _, m := range p.ssnCtx.FindAllStringSubmatchIndex(l, -1) {
-		sc.add(m[2], m[3], SSN, prioExact)
+		// The last alternative reads an OCR-damaged number after the
+		// label ("219-0@9-9999"): letters and marks OCR puts for digits.
+		if len(digitsOf(t[m[2]:m[3]])) >= 4 {
+			sc.add(m[2], m[3], SSN, prioExact)
+		}
 	}
 	for _, m := range p.ssnMasked.FindAllStringIndex(l, -1) {
 		s := m[0]

@@ -42,6 +42,7 @@ func TestRedactCategories(t *testing.T) {
 		{"phone international", "call +44 20 7946 0958", "call [PHONE]"},
 		{"email", "write to j.smith+notes@mail.example.com please", "write to [EMAIL] please"},
 		{"ssn", "SSN 123-45-6789; SS# 123456789; xxx-xx-6789", "SSN [SSN]; SS# [SSN]; xxx-xx-[SSN]"},
+		{"ssn misread by OCR", "SSN 219-0@9-9999 Phone", "SSN [SSN] Phone"},
 		{"mrn", "MRN: 00482913 and MR# A-55120", "MRN: [MRN] and MR# [MRN]"},
 		{"health plan", "Member ID: XHP 4471 2290, Medicare 1EG4-TE5-MK73", "Member ID: [HEALTH_PLAN], Medicare [HEALTH_PLAN]"},
 		{"account", "Account #: 99120034", "Account #: [ACCOUNT]"},
