@@ -5,7 +5,9 @@
 // The UI depends only on the small interfaces declared here — Schedule (the
 // appointments of a day with their due/overdue counts), Sheets (the prep sheet
 // of an appointment), OverrideSink (a person's screening decision) and
-// Authenticator (sign-in, unlock) — and on Session, the observable state of
+// Authenticator (sign-in, unlock), Importer and DocumentSource (the
+// Documents screen and the evidence drill-down), Printer and PrintLog — and
+// on Session, the observable state of
 // the signed-in user, the organisation, the connection and the sync. Every
 // rule the window follows lives here as plain Go: how rows are filtered and
 // searched, which override needs which date, what a sign-in error says to a
@@ -13,8 +15,10 @@
 // renders these values and forwards the person's intents.
 //
 // Implementations live in subpackages: cache (over the encrypted local store,
-// the shared screening engine and prep sheet assembly) and demo (in memory,
-// on deterministic synthetic patients, for screenshots and widget tests).
+// the shared screening engine and prep sheet assembly), pipeline (the
+// document screens over the document pipeline's queue), remote (the admin
+// sources over the cloud's API) and demo (in memory, on deterministic
+// synthetic patients, for screenshots and widget tests).
 package appstate
 
 import (

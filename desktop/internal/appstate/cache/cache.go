@@ -225,3 +225,26 @@ func (s *Source) SaveOverride(ctx context.Context, o appstate.Override, by appst
 	}
 	return nil
 }
+
+// RecordPrint implements appstate.PrintLog: one outbox entry of kind
+// appstate.PrintOutboxKind per appointment, in one transaction. The
+// payload is an appstate.PrintEvent (appointment ID, time, user ID).
+func (s *Source) RecordPrint(ctx context.Context, ids []string, at time.Time, by appstate.User) error {
+	events := appstate.PrintEvents(ids, at, by)
+	err := s.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, ev := range events {
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Enqueue(localstore.OutboxEntry{Kind: appstate.PrintOutboxKind, Payload: payload}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording %d printed sheets: %w", len(ids), err)
+	}
+	return nil
+}

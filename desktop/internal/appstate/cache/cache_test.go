@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -247,6 +248,30 @@ func TestSaveOverrideWritesOverrideAndOutbox(t *testing.T) {
 	}
 	if out, _ := b.store.Outbox(ctx, 10); len(out) != 1 {
 		t.Errorf("outbox has %d entries after a rejected override, want 1", len(out))
+	}
+}
+
+func TestRecordPrintWritesOneOutboxEntryPerSheet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 2)
+	at := time.Date(2025, 3, 14, 7, 50, 0, 0, time.UTC)
+	if err := b.src.RecordPrint(ctx, []string{"appt-1", "appt-2"}, at, appstate.User{ID: "user-nurse", Name: "Jamie Rivera, RN"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.store.Outbox(ctx, 10)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("Outbox = %+v, %v; want 2 entries", out, err)
+	}
+	for i, id := range []string{"appt-1", "appt-2"} {
+		if out[i].Kind != appstate.PrintOutboxKind {
+			t.Errorf("entry %d kind %q, want %q", i, out[i].Kind, appstate.PrintOutboxKind)
+		}
+		// No PHI: exactly the appointment, the time and the user's ID.
+		want := fmt.Sprintf(`{"appointment_id":%q,"printed_at":"2025-03-14T07:50:00Z","user_id":"user-nurse"}`, id)
+		if got := string(out[i].Payload); got != want {
+			t.Errorf("entry %d payload\n got %s\nwant %s", i, got, want)
+		}
 	}
 }
 

@@ -20,11 +20,13 @@ const (
 
 // Clinic is the demo clinic: its sources, accounts and dates.
 type Clinic struct {
-	Source   *Source
-	Auth     *Auth
-	Org      appstate.Org
-	Nurse    appstate.User
-	Location *time.Location
+	Source *Source
+	// Documents are the demo documents (quarantine, review, page images).
+	Documents *Documents
+	Auth      *Auth
+	Org       appstate.Org
+	Nurse     appstate.User
+	Location  *time.Location
 	// Today is now's date in Location; the first schedule day.
 	Today   chart.Date
 	Records []chart.Record
@@ -47,12 +49,13 @@ func NewClinic(n int, now func() time.Time, loc *time.Location) (*Clinic, error)
 	nurse := appstate.User{ID: "user-nurse", Email: NurseEmail, Name: "Jamie Rivera, RN", Role: "nurse"}
 	admin := appstate.User{ID: "user-admin", Email: AdminEmail, Name: "Pat Morgan", Role: "admin"}
 	return &Clinic{
-		Source:   NewSource(engine, recs, loc, now),
-		Auth:     NewAuth(org, Account{User: nurse, Password: DemoPassword, Offline: true}, Account{User: admin, Password: DemoPassword, TOTP: AdminTOTPCode}),
-		Org:      org,
-		Nurse:    nurse,
-		Location: loc,
-		Today:    today,
-		Records:  recs,
+		Source:    NewSource(engine, recs, loc, now),
+		Documents: NewDocuments(recs, now),
+		Auth:      NewAuth(org, Account{User: nurse, Password: DemoPassword, Offline: true}, Account{User: admin, Password: DemoPassword, TOTP: AdminTOTPCode}),
+		Org:       org,
+		Nurse:     nurse,
+		Location:  loc,
+		Today:     today,
+		Records:   recs,
 	}, nil
 }

@@ -28,6 +28,7 @@ type Source struct {
 	overrides map[string][]screening.Override
 	saved     []appstate.Override
 	failNext  error
+	printed   []appstate.PrintEvent
 }
 
 type apptRef struct {
@@ -144,4 +145,20 @@ func (s *Source) FailNextSave(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = err
+}
+
+// RecordPrint implements appstate.PrintLog: the events are kept as the
+// outbox's "print" entries would be.
+func (s *Source) RecordPrint(_ context.Context, ids []string, at time.Time, by appstate.User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.printed = append(s.printed, appstate.PrintEvents(ids, at, by)...)
+	return nil
+}
+
+// Printed returns the print events recorded so far.
+func (s *Source) Printed() []appstate.PrintEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.printed)
 }
