@@ -108,9 +108,10 @@ soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
 test-keystore: ## run the desktop key store tests against a real Secret Service (gnome-keyring on a private bus)
 	@X=$$(mktemp -d); trap 'rm -rf $$X' EXIT; cd desktop && HP_REQUIRE_SECRET_SERVICE=1 XDG_DATA_HOME=$$X dbus-run-session -- sh -c 'echo test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; go test -count=1 -v -run "TestOS|TestWithOSKeyStore" ./internal/keystore ./internal/localstore' | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
 
-run: deps ## start Postgres, the cloud core and a demo organisation on loopback (state in .run/)
+run: deps ## start Postgres, the cloud core, the FHIR sandbox and a demo organisation on loopback, and open the desktop (state in .run/)
 	@mkdir -p .run/bin
 	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/hpctl ./cmd/healthprep-dev ./cmd/healthprep-sandbox
+	cd desktop && go build -o ../.run/bin/ ./cmd/healthprep
 	.run/bin/healthprep-dev -dir .run $(RUN_FLAGS)
 
 ## ---- quality ----

@@ -130,6 +130,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *once {
 		return nil
 	}
+	window, open, err := desktopForRun(ctx, st, filepath.Join(abs, "bin"), abs, out)
+	if err != nil {
+		return err
+	}
+	if window != nil {
+		defer window.stop()
+	}
+	if open != "" {
+		fmt.Fprintf(out, "  desktop (sign in as the demo nurse above)    %s\n", open)
+	}
 	fmt.Fprintln(out, "\nrunning; press Ctrl-C to stop everything")
 	select {
 	case <-ctx.Done():
