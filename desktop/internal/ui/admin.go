@@ -36,10 +36,10 @@ const (
 // constants) and reports whether it could: the signed-in person must be an
 // admin and the page's source configured.
 func (a *App) ShowAdmin(page string) bool {
-	if a.main == nil || a.main.tabs == nil || a.shown != a.main.root {
+	if a.main == nil || a.main.adminTab == nil || a.shown != a.main.root {
 		return false
 	}
-	a.main.tabs.SelectIndex(1)
+	a.main.tabs.Select(a.main.adminTab)
 	a.main.admin.open(page)
 	return a.main.admin.shown == page
 }

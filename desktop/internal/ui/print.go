@@ -58,6 +58,7 @@ func (a *App) printPDF(suggested string, ids []string) {
 		if w == nil {
 			return // cancelled
 		}
+		path := savedPath(w)
 		ctx, cancel := context.WithCancel(a.ctx)
 		job := &printJob{bar: widget.NewProgressBar(), label: widget.NewLabel(fmt.Sprintf("Preparing %d prep sheets...", len(ids))), cancel: cancel}
 		stop := widget.NewButton("Cancel", cancel)
@@ -86,6 +87,9 @@ func (a *App) printPDF(suggested string, ids []string) {
 				case err != nil:
 					job.label.SetText("Failed")
 					dialog.ShowInformation("Not saved", "The prep sheets could not be saved as a PDF. Try again, or print them one by one.", a.win)
+				case a.d.Printer != nil && path != "":
+					job.label.SetText(fmt.Sprintf("Saved %d prep sheets", len(ids)))
+					a.offerPrint(path, ids)
 				default:
 					job.label.SetText(fmt.Sprintf("Saved %d prep sheets", len(ids)))
 					dialog.ShowInformation("Saved", fmt.Sprintf("Saved %d prep sheet(s) as a PDF.", len(ids)), a.win)
@@ -93,4 +97,54 @@ func (a *App) printPDF(suggested string, ids []string) {
 			})
 		})
 	})
+}
+
+// savedPath is the local path of a file SaveFile opened, or "" when it is
+// not a local file (then there is nothing to hand to the printer).
+func savedPath(w io.WriteCloser) string {
+	switch f := w.(type) {
+	case interface{ URI() fyne.URI }:
+		if u := f.URI(); u != nil && u.Scheme() == "file" {
+			return u.Path()
+		}
+	case interface{ Name() string }: // *os.File
+		return f.Name()
+	}
+	return ""
+}
+
+// offerPrint asks whether to print the saved PDF; when the person agrees
+// it goes to the Printer (the system's print dialog or queue) and each
+// sheet is recorded as printed in the outbox.
+func (a *App) offerPrint(path string, ids []string) {
+	box := a.confirm("Saved", fmt.Sprintf("Saved %d prep sheet(s) as a PDF. Print it now?", len(ids)), "Print", nil, func(b *confirmBox) bool {
+		a.touch()
+		b.yes.Disable()
+		b.msg.SetText("Sending to the printer...")
+		by := a.d.Session.Status().User
+		a.d.Go(func() {
+			err := a.d.Printer.Print(a.ctx, path)
+			var logErr error
+			if err == nil && a.d.PrintLog != nil {
+				logErr = a.d.PrintLog.RecordPrint(a.ctx, ids, a.d.Session.Now(), by)
+			}
+			fyne.Do(func() {
+				switch {
+				case err != nil:
+					b.yes.Enable()
+					b.msg.SetText("The PDF could not be sent to the printer. It is saved; open and print it from its folder.")
+				case logErr != nil:
+					b.yes.Hide()
+					b.no.SetText("Close")
+					b.msg.SetText("Sent to the printer, but the print could not be recorded on this workstation. Tell your administrator.")
+				default:
+					b.pop.Hide()
+				}
+			})
+		})
+		return false
+	})
+	box.no.SetText("Not now")
+	box.yes.Importance = widget.HighImportance
+	box.yes.Refresh()
 }

@@ -43,6 +43,9 @@ type mainScreen struct {
 	schedule fyne.CanvasObject
 	tabs     *container.AppTabs
 	admin    *adminScreen
+	adminTab *container.TabItem
+	docs     *documentsScreen
+	docsTab  *container.TabItem
 
 	day     chart.Date
 	all     appstate.Day

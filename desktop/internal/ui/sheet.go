@@ -175,8 +175,10 @@ type checkRow struct {
 	badge    *badge
 	evidence *fyne.Container
 	showEv   *widget.Button
-	override *widget.Button
-	root     fyne.CanvasObject
+	// evButtons open each evidence item (page or details), in order.
+	evButtons []*widget.Button
+	override  *widget.Button
+	root      fyne.CanvasObject
 }
 
 func newCheckRow(v *sheetView, it prepsheet.ScreeningItem) *checkRow {
@@ -190,8 +192,9 @@ func newCheckRow(v *sheetView, it prepsheet.ScreeningItem) *checkRow {
 
 	c.evidence = container.NewVBox()
 	for _, ev := range it.Evidence {
-		l := wrapped(fmt.Sprintf("%s: %s", ev.Role, prepsheet.EvidenceText(ev)))
-		c.evidence.Add(l)
+		row, b := v.a.evidenceRow(ev)
+		c.evidence.Add(row)
+		c.evButtons = append(c.evButtons, b)
 	}
 	for _, src := range it.Sources {
 		l := wrapped("Guideline: " + src)

@@ -64,27 +64,54 @@ func (m *mainScreen) updateStatus(st appstate.Status) {
 	}
 }
 
-// showAdmin puts the schedule in a tab beside the administration (for
+// showAdmin puts the schedule in a tab beside the Documents tab (when
+// the document sources are configured) and the administration (for
 // admins), or shows it alone. The administration opens on the setup
 // checklist.
 func (m *mainScreen) showAdmin(on bool) {
-	switch {
-	case on && m.tabs == nil:
-		m.admin = newAdminScreen(m.a)
-		m.tabs = container.NewAppTabs(
-			container.NewTabItemWithIcon("Schedule", theme.ListIcon(), m.schedule),
-			container.NewTabItemWithIcon("Administration", theme.SettingsIcon(), m.admin.root))
-		m.tabs.OnSelected = func(t *container.TabItem) {
-			m.a.touch()
-			if t.Content == m.admin.root && m.admin.shown == "" {
-				m.admin.open(pageChecklist)
-			}
+	docs := m.a.d.Documents != nil && m.a.d.Importer != nil
+	if m.tabs != nil && on == (m.admin != nil) {
+		return
+	}
+	if !on && !docs {
+		if m.tabs != nil {
+			m.tabs, m.admin, m.adminTab = nil, nil, nil
+			m.center.Objects = []fyne.CanvasObject{m.schedule}
+			m.center.Refresh()
 		}
-		m.center.Objects = []fyne.CanvasObject{m.tabs}
-		m.center.Refresh()
-	case !on && m.tabs != nil:
-		m.tabs, m.admin = nil, nil
-		m.center.Objects = []fyne.CanvasObject{m.schedule}
-		m.center.Refresh()
+		return
+	}
+	items := []*container.TabItem{container.NewTabItemWithIcon("Schedule", theme.ListIcon(), m.schedule)}
+	m.docsTab, m.adminTab, m.admin = nil, nil, nil
+	if docs {
+		if m.docs == nil {
+			m.docs = newDocumentsScreen(m.a)
+		}
+		m.docsTab = container.NewTabItemWithIcon("Documents", theme.FileIcon(), m.docs.root)
+		items = append(items, m.docsTab)
+	}
+	if on {
+		m.admin = newAdminScreen(m.a)
+		m.adminTab = container.NewTabItemWithIcon("Administration", theme.SettingsIcon(), m.admin.root)
+		items = append(items, m.adminTab)
+	}
+	m.tabs = container.NewAppTabs(items...)
+	m.tabs.OnSelected = func(t *container.TabItem) {
+		m.a.touch()
+		switch {
+		case t == m.adminTab && m.admin.shown == "":
+			m.admin.open(pageChecklist)
+		case t == m.docsTab:
+			m.docs.refresh()
+		}
+	}
+	m.center.Objects = []fyne.CanvasObject{m.tabs}
+	m.center.Refresh()
+}
+
+// showDocuments selects the Documents tab.
+func (m *mainScreen) showDocuments() {
+	if m.tabs != nil && m.docsTab != nil {
+		m.tabs.Select(m.docsTab)
 	}
 }

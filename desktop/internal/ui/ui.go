@@ -1,6 +1,8 @@
 // Package ui is the HealthPrep desktop window: sign-in, the day's schedule,
-// the prep sheet with its overrides, printing, the status bar, the offline
-// banner and the idle lock screen, built with Fyne.
+// the prep sheet with its overrides and evidence (down to the redacted
+// document page with the phrase highlighted), printing, the Documents tab
+// (import by dialog or drag-and-drop, quarantine, pages to review), the
+// status bar, the offline banner and the idle lock screen, built with Fyne.
 //
 // The UI is thin: it renders the values of package appstate and forwards the
 // person's intents to it; it holds no business rules. It takes a fyne.App
@@ -23,6 +25,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
 
 	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/shared/chart"
@@ -61,6 +64,19 @@ type Deps struct {
 	// OpenFile asks the person for a file to read (import); a file
 	// dialog when nil.
 	OpenFile func(done func(io.ReadCloser, error))
+
+	// The Documents tab, shown when Documents and Importer are set; the
+	// evidence drill-down to pages needs Documents.
+	Documents appstate.DocumentSource
+	Importer  appstate.Importer
+	// OpenDocument asks the person for a document to import and calls
+	// done with its name and contents (nil when cancelled); a file dialog
+	// when nil.
+	OpenDocument func(done func(name string, r io.ReadCloser, err error))
+	// Printer, when set, is offered after a PDF is saved; PrintLog then
+	// records each printed sheet in the outbox.
+	Printer  appstate.Printer
+	PrintLog appstate.PrintLog
 }
 
 // App is the window's content and its screens.
@@ -75,8 +91,10 @@ type App struct {
 	lock   *lockScreen
 	shown  fyne.CanvasObject
 
-	lastPrint   *printJob   // for tests
-	lastConfirm *confirmBox // for tests
+	lastPrint    *printJob     // for tests
+	lastConfirm  *confirmBox   // for tests
+	lastEvidence *evidencePage // for tests
+	lastDetails  *widget.Form  // for tests
 }
 
 // New builds the window's content on win and shows the sign-in screen (or
@@ -97,6 +115,12 @@ func New(a fyne.App, win fyne.Window, d Deps) *App {
 	}
 	if ui.d.OpenFile == nil {
 		ui.d.OpenFile = ui.openFileDialog
+	}
+	if ui.d.OpenDocument == nil {
+		ui.d.OpenDocument = ui.openDocumentDialog
+	}
+	if ui.d.Documents != nil && ui.d.Importer != nil {
+		win.SetOnDropped(ui.drop)
 	}
 	ui.signIn = newSignInScreen(ui)
 	ui.lock = newLockScreen(ui)

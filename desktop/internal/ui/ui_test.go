@@ -84,6 +84,7 @@ type bundle struct {
 	clock   *clock
 	bg      *runner
 	pdfPath string
+	picked  pickedFile // what the fake document dialog answers
 }
 
 // setup builds the window on the demo clinic (40 patients over 10 working
