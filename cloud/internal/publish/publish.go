@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"healthprep.dev/cloud/internal/org"
 	"healthprep.dev/cloud/internal/syncfeed"
 	"healthprep.dev/cloud/internal/tenancy"
@@ -36,7 +38,13 @@ type Options struct {
 	Every time.Duration
 	// Check is how often the organisations' rows are read for changes
 	// (default 1 s).
-	Check  time.Duration
+	Check time.Duration
+	// DB, when set, is read for the organisation's revoked users (status
+	// deactivated, or whose newest session an admin revoked), published
+	// with the configuration as the config record "revoked_users":
+	// workstations destroy those users' password-wrapped keys at their
+	// next sync. Nil publishes no list.
+	DB     *tenancy.DB
 	Logger *slog.Logger
 }
 
@@ -107,6 +115,14 @@ func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 				errs = append(errs, fmt.Errorf("organisation %s: %w", o.ID, err))
 				continue
 			}
+			if p.opt.DB != nil {
+				m, err := p.publishRevoked(ctx, o.ID)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("organisation %s: %w", o.ID, err))
+					continue
+				}
+				n += m
+			}
 			p.seen[o.ID] = o.UpdatedAt
 			written += n
 		}
@@ -115,6 +131,39 @@ func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 		}
 		page.After = next
 	}
+}
+
+// publishRevoked publishes the organisation's revoked users.
+func (p *Publisher) publishRevoked(ctx context.Context, id tenancy.OrgID) (int, error) {
+	ids, err := RevokedUsers(ctx, p.opt.DB, id)
+	if err != nil {
+		return 0, err
+	}
+	return syncfeed.PublishRevokedUsers(ctx, p.store, id, ids)
+}
+
+// RevokedUsers lists the ids of the organisation's users who must lose
+// offline access on its workstations: deactivated users, and users whose
+// newest session was revoked by an admin (revoking all of a user's
+// sessions; signing in online again takes them off the list).
+func RevokedUsers(ctx context.Context, db *tenancy.DB, id tenancy.OrgID) ([]string, error) {
+	var ids []string
+	err := db.WithOrg(ctx, id, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT u.id::text FROM users u
+			WHERE u.status = 'deactivated'
+			   OR (SELECT s.revoke_reason FROM sessions s WHERE s.user_id = u.id
+			       ORDER BY s.created_at DESC, s.id DESC LIMIT 1) = 'revoked_by_admin'
+			ORDER BY u.id`)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked users: %w", err)
+	}
+	return ids, nil
 }
 
 // Run publishes every organisation at once and every Every, and a changed

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"healthprep.dev/cloud/internal/envelope"
 	"healthprep.dev/cloud/internal/org"
@@ -31,6 +33,7 @@ type bundle struct {
 	orgs  *org.Store
 	feed  *syncfeed.Feed
 	store *pgstore.Store
+	db    *tenancy.DB
 	a, b  org.Org
 }
 
@@ -49,7 +52,7 @@ func setup(t *testing.T) bundle {
 	if _, err := orgs.EnsurePlatform(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := bundle{ctx: ctx, orgs: orgs, feed: syncfeed.New(store, syncfeed.Options{}), store: store}
+	b := bundle{ctx: ctx, orgs: orgs, feed: syncfeed.New(store, syncfeed.Options{}), store: store, db: db}
 	for _, p := range []struct {
 		o    *org.Org
 		slug string
@@ -180,5 +183,117 @@ func TestSettingsChangeReachesTheFeed(t *testing.T) {
 	}
 	if seq, err := b.store.LatestSeq(b.ctx, b.b.ID); err != nil || seq != bSeq {
 		t.Errorf("clinic-b's feed moved to seq %d (%v); want %d: only clinic-a changed", seq, err, bSeq)
+	}
+}
+
+// revoked returns the organisation's revoked_users record in its feed
+// (nil: no such record).
+func (b bundle) revoked(t *testing.T, id tenancy.OrgID) []string {
+	t.Helper()
+	p, err := b.feed.Pull(b.ctx, id, syncfeed.Actor{}, "", 100, syncfeed.ProtocolVersion)
+	if err != nil {
+		t.Fatalf("pulling: %v", err)
+	}
+	for _, ch := range p.Changes {
+		if ch.Kind == syncfeed.KindConfig && ch.ID == syncfeed.RevokedUsersID {
+			var r syncfeed.RevokedUsers
+			if err := json.Unmarshal(ch.Payload, &r); err != nil {
+				t.Fatalf("revoked_users record: %v", err)
+			}
+			return append([]string{}, r.UserIDs...)
+		}
+	}
+	return nil
+}
+
+// exec runs statements in the organisation's tenant scope (the app role,
+// row-level security on): the test's stand-in for identity's flows.
+func (b bundle) exec(t *testing.T, id tenancy.OrgID, sql string, args ...any) {
+	t.Helper()
+	err := b.db.WithOrg(b.ctx, id, func(tx pgx.Tx) error {
+		_, err := tx.Exec(b.ctx, sql, args...)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestRevokedUsersReachTheFeed: deactivated users and users whose newest
+// session an admin revoked are listed in their clinic's feed, and only
+// there; a reactivated user, or one who signed in again, leaves the list;
+// an organisation that never revoked anyone carries no list.
+func TestRevokedUsersReachTheFeed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.orgs.Create(b.ctx, root, org.NewOrg{Name: "clinic-c", Slug: "clinic-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := publish.New(b.orgs, b.store, publish.Options{DB: b.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]string{}
+	addUser := func(o tenancy.OrgID, name, status string) {
+		id := uuid.NewString()
+		users[name] = id
+		b.exec(t, o, `INSERT INTO users (id, org_id, email, role, status) VALUES ($1, $2, $3, 'nurse', $4)`, id, o, name+"@example.test", status)
+	}
+	session := func(o tenancy.OrgID, name string, at time.Time, reason string) {
+		var revoked any
+		if reason != "" {
+			revoked = at.Add(time.Minute)
+		}
+		b.exec(t, o, `INSERT INTO sessions (org_id, user_id, token_hash, created_at, idle_minutes, expires_at, revoked_at, revoke_reason)
+			VALUES ($1, $2, $3, $4::timestamptz, 15, $4::timestamptz + interval '1 day', $5, $6)`, o, users[name], []byte(uuid.NewString()), at, revoked, reason)
+	}
+	t0 := time.Now().Add(-time.Hour)
+	addUser(b.a.ID, "alice", "active")
+	session(b.a.ID, "alice", t0, "signout")
+	addUser(b.a.ID, "bob", "deactivated")
+	addUser(b.a.ID, "carol", "active")
+	session(b.a.ID, "carol", t0, "revoked_by_admin")
+	addUser(b.a.ID, "dave", "active")
+	session(b.a.ID, "dave", t0, "revoked_by_admin")
+	session(b.a.ID, "dave", t0.Add(10*time.Minute), "")
+	addUser(b.b.ID, "erin", "deactivated")
+
+	sorted := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, users[n])
+		}
+		slices.Sort(out)
+		return out
+	}
+	steps := []struct {
+		name   string
+		change func()
+		want   map[tenancy.OrgID][]string
+	}{
+		{"first sweep", func() {}, map[tenancy.OrgID][]string{b.a.ID: sorted("bob", "carol"), b.b.ID: sorted("erin"), c.ID: nil}},
+		{"bob reactivated", func() { b.exec(t, b.a.ID, `UPDATE users SET status = 'active' WHERE id = $1`, users["bob"]) },
+			map[tenancy.OrgID][]string{b.a.ID: sorted("carol"), b.b.ID: sorted("erin"), c.ID: nil}},
+		{"carol signed in again", func() { session(b.a.ID, "carol", t0.Add(20*time.Minute), "") },
+			map[tenancy.OrgID][]string{b.a.ID: {}, b.b.ID: sorted("erin"), c.ID: nil}},
+		{"alice deactivated", func() { b.exec(t, b.a.ID, `UPDATE users SET status = 'deactivated' WHERE id = $1`, users["alice"]) },
+			map[tenancy.OrgID][]string{b.a.ID: sorted("alice"), b.b.ID: sorted("erin"), c.ID: nil}},
+	}
+	for _, st := range steps {
+		st.change()
+		if _, err := p.Sweep(b.ctx, true); err != nil {
+			t.Fatalf("%s: sweep: %v", st.name, err)
+		}
+		for o, want := range st.want {
+			got := b.revoked(t, o)
+			if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("%s: org %s lists %v; want %v", st.name, o, got, want)
+			}
+		}
+	}
+	// Unchanged lists write nothing.
+	if n, err := p.Sweep(b.ctx, true); err != nil || n != 0 {
+		t.Errorf("sweep over unchanged lists wrote %d, %v; want 0", n, err)
 	}
 }

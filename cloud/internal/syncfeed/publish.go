@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"healthprep.dev/cloud/internal/tenancy"
 	"healthprep.dev/shared/prepsheet"
@@ -80,6 +81,54 @@ func Publish(ctx context.Context, store Store, org tenancy.OrgID, cfg OrgConfig,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("publishing configuration: %w", err)
+	}
+	return n, nil
+}
+
+// RevokedUsersID is the config record listing the organisation's users who
+// lost offline access (deactivated, or every session revoked by an admin):
+// a workstation destroys their password-wrapped keys when it applies it.
+const RevokedUsersID = "revoked_users"
+
+// RevokedUsers is the payload of the config record "revoked_users".
+type RevokedUsers struct {
+	UserIDs []string `json:"user_ids"`
+}
+
+// PublishRevokedUsers puts the organisation's revoked user ids into its
+// feed when they differ from what the feed holds. An empty list is written
+// only over an earlier non-empty one (a reactivated user), so organisations
+// that never revoked anyone carry no such record. It returns how many
+// records it wrote (0 or 1).
+func PublishRevokedUsers(ctx context.Context, store Store, org tenancy.OrgID, userIDs []string) (int, error) {
+	ids := slices.Clone(userIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	b, err := json.Marshal(RevokedUsers{UserIDs: ids})
+	if err != nil {
+		return 0, fmt.Errorf("publishing revoked users: %w", err)
+	}
+	n := 0
+	err = store.Update(ctx, org, func(tx Tx) error {
+		n = 0
+		cur, ok, err := tx.Record(KindConfig, RevokedUsersID)
+		if err != nil {
+			return err
+		}
+		if (ok && cur.Op == OpUpsert && bytes.Equal(cur.Payload, b)) || (!ok && len(ids) == 0) {
+			return nil
+		}
+		if _, err := tx.Put(KindConfig, RevokedUsersID, OpUpsert, b); err != nil {
+			return err
+		}
+		n = 1
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("publishing revoked users: %w", err)
 	}
 	return n, nil
 }

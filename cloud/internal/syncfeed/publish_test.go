@@ -52,3 +52,20 @@ func TestPublish(t *testing.T) {
 		t.Errorf("library with a disabled type: %d types, %v", len(off.Types), err)
 	}
 }
+
+// TestPublishRevokedUsers: a list is written only when it changes (in any
+// order, duplicates folded), and an empty list only over a non-empty one.
+func TestPublishRevokedUsers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	org := tenancy.NewOrgID()
+	for i, tt := range []struct {
+		ids  []string
+		want int
+	}{{nil, 0}, {[]string{"u2", "u1", "u2"}, 1}, {[]string{"u1", "u2"}, 0}, {[]string{"u1"}, 1}, {nil, 1}, {[]string{}, 0}} {
+		if n, err := syncfeed.PublishRevokedUsers(ctx, st, org, tt.ids); err != nil || n != tt.want {
+			t.Fatalf("publish %d (%v): wrote %d, %v; want %d", i, tt.ids, n, err, tt.want)
+		}
+	}
+}
