@@ -1,13 +1,14 @@
 // Package pipeline implements the Documents screen's appstate interfaces
 // (Importer, DocumentSource) over the document pipeline (package docpipe):
-// an import is copied into the pipeline's inbox folder and queued, the
-// quarantine is the queue's quarantined jobs with their PHI-free reasons,
-// and the pages to review are those the pipeline flagged in the results it
-// stored through Sink.
+// an import is kept in the pipeline's Originals (sealed on the workstation)
+// and queued, the quarantine is the queue's quarantined jobs with their
+// PHI-free reasons, the pages to review are those flagged in the results
+// the pipeline stores through Sink, and a page is redrawn redacted from
+// the original with docpipe's Extractor.Redact.
 //
-// What the pipeline does not keep yet — redacted page images, and the
-// review list across restarts — this adapter answers with
-// appstate.ErrNoPageImage or from memory; see Source.
+// The pipeline does not store extractions yet, so the review list and the
+// page images cover the documents processed since the window opened; see
+// Source.
 package pipeline
 
 import (
@@ -16,66 +17,84 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/desktop/internal/docpipe"
 	"healthprep.dev/desktop/internal/ocr"
+	"healthprep.dev/shared/phi"
 )
 
-// Enqueuer queues a job and wakes the pipeline; *docpipe.Pipeline is one.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, job docpipe.Job) error
+// Config wires a Source. Queue, Originals and Pipeline are required;
+// without Extractor no page image is shown.
+type Config struct {
+	Queue     docpipe.Queue
+	Originals docpipe.Originals
+	Pipeline  docpipe.Enqueuer
+	Extractor *docpipe.Extractor
+	// Keep is how many processed documents' pages stay viewable; 0 means
+	// 200 (the most recent).
+	Keep int
 }
 
 // Source is an appstate.Importer and appstate.DocumentSource over a
 // docpipe queue. Wrap the pipeline's Sink with Sink so that Source learns
-// the pages flagged for review. It is safe for concurrent use.
+// the pages flagged for review and can redraw pages. It is safe for
+// concurrent use.
 type Source struct {
-	queue docpipe.Queue
-	pipe  Enqueuer
-	inbox string
+	cfg Config
 
 	mu       sync.Mutex
 	names    map[string]string // document ID → imported file name, this run
 	review   []appstate.ReviewPage
 	reviewed map[string]bool // "id/page"
+	results  map[string]kept // by document ID
+	order    []string        // results' IDs, oldest first
 }
 
-// New returns a Source: imports are written to the folder inbox (created
-// when missing; it holds documents, so it must be inside the encrypted
-// profile) and queued with pipe; queue is the pipeline's queue.
-func New(queue docpipe.Queue, pipe Enqueuer, inbox string) *Source {
-	return &Source{queue: queue, pipe: pipe, inbox: inbox, names: map[string]string{}, reviewed: map[string]bool{}}
+// kept is what Page needs of a processed document (held in memory only:
+// the extraction is unredacted).
+type kept struct {
+	job      docpipe.Job
+	ex       docpipe.Extraction
+	spans    []phi.Span
+	evidence map[string]int // phrase (lowercase) → first page
 }
 
-// Import implements appstate.Importer: the document ID is a hash of the
-// content, so importing the same file twice queues it once.
+// New returns a Source.
+func New(cfg Config) *Source {
+	if cfg.Keep <= 0 {
+		cfg.Keep = 200
+	}
+	return &Source{cfg: cfg, names: map[string]string{}, reviewed: map[string]bool{}, results: map[string]kept{}}
+}
+
+// Import implements appstate.Importer the way docpipe.Inbox.Import does
+// for a path: the job is named by the content hash (so importing the same
+// file twice queues it once) and the bytes go to Originals, never to a
+// plain file.
 func (s *Source) Import(ctx context.Context, f appstate.ImportFile) (appstate.Imported, error) {
 	if err := appstate.CheckImport(int64(len(f.Data))); err != nil {
 		return appstate.Imported{}, err
 	}
 	sum := sha256.Sum256(f.Data)
-	id := "doc-" + hex.EncodeToString(sum[:12])
-	path := filepath.Join(s.inbox, id)
-	if _, err := os.Stat(path); err == nil {
-		return appstate.Imported{DocumentID: id, Duplicate: true}, nil
+	id := hex.EncodeToString(sum[:16])
+	for _, st := range []docpipe.State{docpipe.StatePending, docpipe.StateRunning, docpipe.StateDone, docpipe.StateQuarantined} {
+		jobs, err := s.cfg.Queue.List(ctx, st)
+		if err != nil {
+			return appstate.Imported{}, fmt.Errorf("reading the queue: %w", err)
+		}
+		if slices.ContainsFunc(jobs, func(j docpipe.Job) bool { return j.ID == id }) {
+			return appstate.Imported{DocumentID: id, Duplicate: true}, nil
+		}
 	}
-	if err := os.MkdirAll(s.inbox, 0o700); err != nil {
-		return appstate.Imported{}, fmt.Errorf("creating the inbox: %w", stripPath(err))
+	job := docpipe.Job{ID: id, Source: "original:" + id}
+	if err := s.cfg.Originals.Keep(ctx, job, f.Name, f.Data); err != nil {
+		return appstate.Imported{}, fmt.Errorf("keeping document %s: %w", id, err)
 	}
-	tmp := path + ".part"
-	if err := os.WriteFile(tmp, f.Data, 0o600); err != nil {
-		return appstate.Imported{}, fmt.Errorf("copying document %s: %w", id, stripPath(err))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return appstate.Imported{}, fmt.Errorf("copying document %s: %w", id, stripPath(err))
-	}
-	if err := s.pipe.Enqueue(ctx, docpipe.Job{ID: id, Source: path}); err != nil {
+	if err := s.cfg.Pipeline.Enqueue(ctx, job); err != nil {
 		return appstate.Imported{}, fmt.Errorf("queueing document %s: %w", id, err)
 	}
 	s.mu.Lock()
@@ -84,22 +103,9 @@ func (s *Source) Import(ctx context.Context, f appstate.ImportFile) (appstate.Im
 	return appstate.Imported{DocumentID: id}, nil
 }
 
-// stripPath keeps a path error's operation and cause, not the path.
-func stripPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return fmt.Errorf("%s: %w", le.Op, le.Err)
-	}
-	return err
-}
-
 // Quarantined implements appstate.DocumentSource.
 func (s *Source) Quarantined(ctx context.Context) ([]appstate.QuarantinedDoc, error) {
-	jobs, err := s.queue.List(ctx, docpipe.StateQuarantined)
+	jobs, err := s.cfg.Queue.List(ctx, docpipe.StateQuarantined)
 	if err != nil {
 		return nil, fmt.Errorf("listing the quarantine: %w", err)
 	}
@@ -136,19 +142,72 @@ func (s *Source) MarkReviewed(_ context.Context, id string, page int, _ appstate
 	return nil
 }
 
-// Page implements appstate.DocumentSource. The pipeline does not keep
-// redacted page images yet: it always fails with appstate.ErrNoPageImage.
-func (s *Source) Page(context.Context, string, int) (appstate.PageImage, error) {
-	return appstate.PageImage{}, appstate.ErrNoPageImage
+// Page implements appstate.DocumentSource: the page redrawn from the
+// original with the redacted words covered; the words' text reads
+// [REDACTED] where covered, so a highlight never points at PHI.
+func (s *Source) Page(ctx context.Context, id string, page int) (appstate.PageImage, error) {
+	s.mu.Lock()
+	k, ok := s.results[id]
+	s.mu.Unlock()
+	if !ok || s.cfg.Extractor == nil || page < 1 || page > len(k.ex.Pages) {
+		return appstate.PageImage{}, appstate.ErrNoPageImage
+	}
+	data, err := s.cfg.Originals.Load(ctx, k.job)
+	if err != nil {
+		return appstate.PageImage{}, fmt.Errorf("loading document %s: %w", id, err)
+	}
+	var out appstate.PageImage
+	errFound := errors.New("found")
+	err = s.cfg.Extractor.Redact(ctx, data, k.ex, k.spans, func(p docpipe.RedactedPage) error {
+		if p.Number != page {
+			return nil
+		}
+		out = appstate.PageImage{DocumentID: id, Page: page, Image: p.Image}
+		return errFound
+	})
+	if !errors.Is(err, errFound) {
+		if err == nil {
+			return appstate.PageImage{}, appstate.ErrNoPageImage
+		}
+		return appstate.PageImage{}, fmt.Errorf("redrawing page %d of document %s: %w", page, id, err)
+	}
+	pi := slices.IndexFunc(k.ex.Pages, func(p docpipe.PageResult) bool { return p.Number == page })
+	covered := map[int]bool{}
+	for _, g := range k.ex.RedactedWords(k.spans)[pi] {
+		for _, w := range g {
+			covered[w] = true
+		}
+	}
+	for i, w := range k.ex.Pages[pi].Words {
+		text := w.Text
+		if covered[i] {
+			text = "[REDACTED]"
+		}
+		out.Words = append(out.Words, appstate.PageWord{Text: text, Box: w.Box, Line: w.Line})
+	}
+	return out, nil
 }
 
-// EvidencePage implements appstate.DocumentSource; see Page.
-func (s *Source) EvidencePage(context.Context, string, string) (string, int, error) {
-	return "", 0, appstate.ErrNoPageImage
+// EvidencePage implements appstate.DocumentSource for documents processed
+// here: source is "DocumentReference/" and the document ID (or the ID
+// alone), and the page is the first the analyzer found phrase on.
+func (s *Source) EvidencePage(_ context.Context, source, phrase string) (string, int, error) {
+	id := strings.TrimPrefix(source, "DocumentReference/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.results[id]
+	if !ok {
+		return "", 0, appstate.ErrNoPageImage
+	}
+	if p, ok := k.evidence[strings.ToLower(phrase)]; ok {
+		return id, p, nil
+	}
+	return id, 1, nil
 }
 
 // Sink wraps the pipeline's sink: after next stores a result, the pages
-// the extraction flagged join the review list.
+// the extraction flagged join the review list and the document's pages
+// become viewable.
 func (s *Source) Sink(next docpipe.Sink) docpipe.Sink { return sink{s, next} }
 
 type sink struct {
@@ -160,8 +219,26 @@ func (k sink) Store(ctx context.Context, r docpipe.Result) error {
 	if err := k.next.Store(ctx, r); err != nil {
 		return err
 	}
-	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.Job.ID
+	ev := map[string]int{}
+	if r.Document != nil {
+		for _, e := range r.Document.Evidence() {
+			if _, ok := ev[strings.ToLower(e.Phrase)]; !ok {
+				ev[strings.ToLower(e.Phrase)] = e.Page
+			}
+		}
+	}
+	if _, ok := s.results[id]; !ok {
+		s.order = append(s.order, id)
+	}
+	s.results[id] = kept{job: r.Job, ex: r.Extraction, spans: r.Redaction.Spans, evidence: ev}
+	for len(s.order) > s.cfg.Keep {
+		delete(s.results, s.order[0])
+		s.order = s.order[1:]
+	}
 	for _, pg := range r.Extraction.Pages {
 		var flags []string
 		if pg.Flags&ocr.FlagLowConfidence != 0 {
@@ -173,10 +250,10 @@ func (k sink) Store(ctx context.Context, r docpipe.Result) error {
 		if len(flags) == 0 {
 			continue
 		}
-		p := appstate.ReviewPage{DocumentID: r.Job.ID, Name: k.s.names[r.Job.ID], Page: pg.Number, Pages: len(r.Extraction.Pages), Flags: flags}
+		p := appstate.ReviewPage{DocumentID: id, Name: s.names[id], Page: pg.Number, Pages: len(r.Extraction.Pages), Flags: flags}
 		// Store runs again for a job after a crash: keep one entry a page.
-		if !slices.ContainsFunc(k.s.review, func(q appstate.ReviewPage) bool { return q.DocumentID == p.DocumentID && q.Page == p.Page }) {
-			k.s.review = append(k.s.review, p)
+		if !slices.ContainsFunc(s.review, func(q appstate.ReviewPage) bool { return q.DocumentID == p.DocumentID && q.Page == p.Page }) {
+			s.review = append(s.review, p)
 		}
 	}
 	return nil

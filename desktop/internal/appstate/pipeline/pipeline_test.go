@@ -3,8 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"healthprep.dev/desktop/internal/appstate"
@@ -23,14 +23,47 @@ func (e queueOnly) Enqueue(ctx context.Context, job docpipe.Job) error {
 	return e.q.Add(ctx, job)
 }
 
+// memOriginals keeps originals in memory, as the local store would.
+type memOriginals struct {
+	mu    sync.Mutex
+	data  map[string][]byte
+	names map[string]string
+}
+
+func (m *memOriginals) Keep(_ context.Context, job docpipe.Job, name string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.data[job.ID]; !ok {
+		m.data[job.ID], m.names[job.ID] = data, name
+	}
+	return nil
+}
+
+func (m *memOriginals) Forget(_ context.Context, job docpipe.Job) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.data, job.ID)
+	return nil
+}
+
+func (m *memOriginals) Load(_ context.Context, job docpipe.Job) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.data[job.ID]
+	if !ok {
+		return nil, errors.New("no such original")
+	}
+	return d, nil
+}
+
 type nopSink struct{}
 
 func (nopSink) Store(context.Context, docpipe.Result) error { return nil }
 
 type bundle struct {
-	src   *pipeline.Source
-	queue *queuefile.Queue
-	inbox string
+	src       *pipeline.Source
+	queue     *queuefile.Queue
+	originals *memOriginals
 }
 
 func setup(t *testing.T) bundle {
@@ -40,8 +73,8 @@ func setup(t *testing.T) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inbox := filepath.Join(dir, "inbox")
-	return bundle{src: pipeline.New(q, queueOnly{q}, inbox), queue: q, inbox: inbox}
+	o := &memOriginals{data: map[string][]byte{}, names: map[string]string{}}
+	return bundle{src: pipeline.New(pipeline.Config{Queue: q, Originals: o, Pipeline: queueOnly{q}}), queue: q, originals: o}
 }
 
 func TestImportQueuesOncePerContent(t *testing.T) {
@@ -61,8 +94,8 @@ func TestImportQueuesOncePerContent(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].ID != first.DocumentID {
 		t.Fatalf("pending jobs %+v, want one, %s", jobs, first.DocumentID)
 	}
-	if got, err := os.ReadFile(jobs[0].Source); err != nil || string(got) != string(pdf) {
-		t.Errorf("queued file holds %q (%v), want the imported bytes", got, err)
+	if got, err := b.originals.Load(ctx, jobs[0]); err != nil || string(got) != string(pdf) || b.originals.names[jobs[0].ID] != "letter.pdf" {
+		t.Errorf("kept original %q (%v) named %q, want the imported bytes named letter.pdf", got, err, b.originals.names[jobs[0].ID])
 	}
 }
 
@@ -80,8 +113,8 @@ func TestImportRefusesEmptyFile(t *testing.T) {
 	if jobs, _ := b.queue.List(ctx, docpipe.StatePending); len(jobs) != 0 {
 		t.Errorf("%d jobs queued after a refused import, want 0", len(jobs))
 	}
-	if _, err := os.Stat(b.inbox); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("inbox exists after a refused import (%v)", err)
+	if len(b.originals.data) != 0 {
+		t.Errorf("%d originals kept after a refused import, want 0", len(b.originals.data))
 	}
 }
 
@@ -134,6 +167,6 @@ func TestQuarantineAndReview(t *testing.T) {
 		t.Errorf("after reviewing page 2: %+v, want page 3 only", got)
 	}
 	if _, err := b.src.Page(ctx, scan.DocumentID, 2); !errors.Is(err, appstate.ErrNoPageImage) {
-		t.Errorf("Page = %v, want ErrNoPageImage until the pipeline keeps page images", err)
+		t.Errorf("Page = %v, want ErrNoPageImage without an Extractor", err)
 	}
 }
