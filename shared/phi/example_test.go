@@ -31,3 +31,14 @@ func ExampleKnown() {
 	// Output:
 	// [NAME], born [DATE], seen today.
 }
+
+func ExampleRedacted_Truncate() {
+	r := phi.NewDetector(phi.Options{}).Redact("Seen by Dr. Alvarez on 03/14/2024.", nil).Redacted
+	short, cut := r.Truncate(18)
+	fmt.Printf("%q %v\n", short, cut)
+	same, cut := r.Truncate(1000)
+	fmt.Println(same == r, cut)
+	// Output:
+	// "Seen by Dr. [NAME]" true
+	// true false
+}

@@ -1,6 +1,8 @@
 package phi
 
 import (
+	"unicode/utf8"
+
 	"healthprep.dev/shared/chart"
 )
 
@@ -60,6 +62,23 @@ func (r Redacted) String() string { return r.text }
 
 // Len returns the length of the redacted text in bytes.
 func (r Redacted) Len() int { return len(r.text) }
+
+// Truncate returns the first bytes of r, at most maxBytes of them and cut
+// at a character boundary, and whether anything was cut. A prefix of
+// redacted text is still redacted (a placeholder cut short is just shorter).
+func (r Redacted) Truncate(maxBytes int) (Redacted, bool) {
+	if maxBytes < 0 {
+		maxBytes = 0
+	}
+	if len(r.text) <= maxBytes {
+		return r, false
+	}
+	n := maxBytes
+	for n > 0 && !utf8.RuneStart(r.text[n]) {
+		n--
+	}
+	return Redacted{text: r.text[:n]}, true
+}
 
 // MarshalText implements encoding.TextMarshaler. There is deliberately no
 // UnmarshalText: text read back from anywhere is not known to be redacted.

@@ -11,7 +11,11 @@
 // stores results through a [Sink]. With an [Analyzer] each result also
 // carries a [DocumentResult]: the document's type, date of service and
 // screening evidence (package shared/doctype) with the redacted text, keyed
-// by document, content hash and [PipelineVersion] for the sync outbox.
+// by document, content hash and [PipelineVersion] for the sync outbox
+// (package localdoc stores it with its outbox entry in one local
+// transaction). An [Inbox] feeds the queue from a watched folder and
+// imports; [Extractor.Redact] and [Extractor.RedactedPDF] box the redacted
+// words out of the page images.
 //
 // Document text and file names are PHI. Nothing here logs them or puts
 // them in an error: logs carry job IDs, formats, counts and durations.

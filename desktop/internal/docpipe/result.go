@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 
 	"healthprep.dev/shared/doctype"
@@ -74,7 +76,15 @@ func (r DocumentResult) Pages() int { return r.pages }
 // ReviewPages returns the pages flagged for review (a copy).
 func (r DocumentResult) ReviewPages() []int { return slices.Clone(r.review) }
 
-// documentResultJSON is the payload's shape.
+// MaxPayload is the largest outbox payload the cloud accepts (1 MiB).
+const MaxPayload = 1 << 20
+
+// TruncatedNote is the result's note when its redacted text was cut to fit
+// MaxPayload.
+const TruncatedNote = "redacted text cut to fit the 1 MiB sync limit; the full redacted text stays on the workstation"
+
+// documentResultJSON is the payload's shape. The text is a phi.Redacted:
+// no string can be put there.
 type documentResultJSON struct {
 	DocumentID      string                 `json:"document_id"`
 	ContentSHA256   string                 `json:"content_sha256"`
@@ -84,17 +94,59 @@ type documentResultJSON struct {
 	Classification  doctype.Classification `json:"classification"`
 	Evidence        []doctype.Evidence     `json:"evidence"`
 	RedactedText    phi.Redacted           `json:"redacted_text"`
+	// TextTruncated, TextBytes and Note say the text was cut to fit.
+	TextTruncated bool   `json:"redacted_text_truncated,omitempty"`
+	TextBytes     int    `json:"redacted_text_bytes,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
 
-// MarshalJSON writes the result as the sync outbox's payload. There is no
-// UnmarshalJSON: a result read back is not known to be redacted.
-func (r DocumentResult) MarshalJSON() ([]byte, error) {
-	out := documentResultJSON{r.documentID, r.contentSHA256, r.version, r.pages, r.review, r.class, r.evidence, r.redacted}
+// MarshalJSON writes the result as the sync outbox's payload (see
+// Payload). There is no UnmarshalJSON: a result read back is not known to
+// be redacted.
+func (r DocumentResult) MarshalJSON() ([]byte, error) { return r.Payload() }
+
+// Payload is the sync outbox's document_result payload, at most MaxPayload
+// bytes: when the redacted text does not fit, it is cut and the payload
+// says so (redacted_text_truncated, redacted_text_bytes, note).
+func (r DocumentResult) Payload() ([]byte, error) { return r.payload(r.redacted) }
+
+// payload builds the outbox payload around text. It takes a phi.Redacted,
+// never a string, so unredacted text cannot reach the outbox by mistake.
+func (r DocumentResult) payload(text phi.Redacted) ([]byte, error) {
+	out := documentResultJSON{r.documentID, r.contentSHA256, r.version, r.pages, r.review, r.class, r.evidence, text, false, 0, ""}
 	if out.ReviewPages == nil {
 		out.ReviewPages = []int{}
 	}
 	if out.Evidence == nil {
 		out.Evidence = []doctype.Evidence{}
 	}
-	return json.Marshal(out)
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding document result: %w", err)
+	}
+	if len(b) <= MaxPayload {
+		return b, nil
+	}
+	// JSON escaping makes the text longer than its bytes, by how much
+	// depends on the text: find the longest prefix that fits.
+	out.TextTruncated, out.TextBytes, out.Note = true, text.Len(), TruncatedNote
+	lo, hi := 0, text.Len()
+	var best []byte
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		out.RedactedText, _ = text.Truncate(mid)
+		c, err := json.Marshal(out)
+		if err != nil {
+			return nil, fmt.Errorf("encoding document result: %w", err)
+		}
+		if len(c) <= MaxPayload {
+			best, lo = c, mid+1
+		} else {
+			hi = mid - 1
+		}
+	}
+	if best == nil {
+		return nil, errors.New("encoding document result: larger than the sync limit without its text")
+	}
+	return best, nil
 }

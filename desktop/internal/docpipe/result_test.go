@@ -95,3 +95,53 @@ func TestAnalyzeMakesAnImmutableKeyedResult(t *testing.T) {
 		}
 	}
 }
+
+// A result whose redacted text would pass the cloud's 1 MiB limit is cut
+// to fit, and says so.
+func TestPayloadCapsTheRedactedTextWithANote(t *testing.T) {
+	t.Parallel()
+	a := newAnalyzer(t)
+	tests := []struct {
+		name     string
+		line     string
+		repeat   int
+		wantCut  bool
+		wantSize int // lower bound of the payload, bytes
+	}{
+		{"small", "Colonoscopy normal.", 3, false, 0},
+		// 210 kB of text that JSON escapes to about 1.1 MB.
+		{"over once escaped", "<<<<&&&&>>>>\t", 15_000, true, docpipe.MaxPayload - 64},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ex := extraction(strings.Split(strings.Repeat(tc.line+"\n", tc.repeat), "\n"))
+			red := phi.NewDetector(phi.Options{}).Redact(ex.Text(), nil)
+			b, err := a.Analyze("doc-1", []byte("x"), ex, red).Payload()
+			if err != nil {
+				t.Fatalf("Payload: %v", err)
+			}
+			if len(b) > docpipe.MaxPayload || len(b) < tc.wantSize {
+				t.Errorf("payload is %d bytes, want between %d and %d", len(b), tc.wantSize, docpipe.MaxPayload)
+			}
+			var got struct {
+				Text      string `json:"redacted_text"`
+				Truncated bool   `json:"redacted_text_truncated"`
+				Bytes     int    `json:"redacted_text_bytes"`
+				Note      string `json:"note"`
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Truncated != tc.wantCut {
+				t.Errorf("redacted_text_truncated = %v, want %v", got.Truncated, tc.wantCut)
+			}
+			if tc.wantCut && (got.Note != docpipe.TruncatedNote || got.Bytes != red.Redacted.Len() || !strings.HasPrefix(red.Redacted.String(), got.Text)) {
+				t.Errorf("cut payload: note %q, bytes %d (want %d), text a prefix: %v", got.Note, got.Bytes, red.Redacted.Len(), strings.HasPrefix(red.Redacted.String(), got.Text))
+			}
+			if !tc.wantCut && got.Text != red.Redacted.String() {
+				t.Errorf("uncut payload text differs from the redacted text")
+			}
+		})
+	}
+}
