@@ -16,7 +16,7 @@
 // memory). With -screenshots DIR it signs in by itself, walks through the
 // main screens (sign-in, schedule with an open prep sheet, offline banner,
 // lock screen, then as the admin the users screen and the screening
-// editor), saves each as
+// editor, and the Documents tab with a page to review), saves each as
 // DIR/NN-name.png from the window's own canvas, and quits; run it under
 // Xvfb (make screenshots). It needs cgo and OpenGL (Fyne's GL driver).
 package main
@@ -124,7 +124,9 @@ func run(cfg Config) error {
 		Session: session, Schedule: clinic.Source, Sheets: clinic.Source, Overrides: clinic.Source,
 		Location: cfg.Location,
 		Users:    admin, Devices: admin, Epic: admin, Audit: admin, Screenings: screenings,
-		Samples: clinic.Records[:5],
+		Samples:   clinic.Records[:5],
+		Documents: clinic.Documents, Importer: clinic.Documents,
+		PrintLog: clinic.Source,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -222,7 +224,16 @@ func tour(w fyne.Window, u *ui.App, session *appstate.Session, clinic *demo.Clin
 		return errors.New("the screening editor did not open")
 	}
 	time.Sleep(time.Second)
-	return shot("screening-editor")
+	if err := shot("screening-editor"); err != nil {
+		return err
+	}
+	// The Documents tab: the quarantine and a scanned page to review.
+	fyne.DoAndWait(func() { ok = u.ShowDocuments() })
+	if !ok {
+		return errors.New("the Documents tab did not open")
+	}
+	time.Sleep(time.Second)
+	return shot("documents")
 }
 
 // demoCloudInfo is the fake cloud the demo's admin screens talk to.

@@ -35,6 +35,7 @@ func TestScreenshots(t *testing.T) {
 		{"04-locked.png", []string{"is locked", "Password", "Sign out"}},
 		{"05-admin-users.png", []string{"Administration", "Invite someone", "Open invites", "robin.diaz", "People", "Deactivate"}},
 		{"06-screening-editor.png", []string{"Screening types", "Minimum age", "Every", "Preview", "Sample patient", "With your changes"}},
+		{"07-documents.png", []string{"Documents", "drop PDF", "Quarantine", "password-protected", "Pages to review", "Mark page reviewed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
