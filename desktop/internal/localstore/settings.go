@@ -126,3 +126,44 @@ func DeleteSetting(key string) Change {
 // Func is a change computed inside the page's transaction (it may read
 // what earlier changes of the page wrote). fn must not keep t.
 func Func(fn func(t *Tx) error) Change { return Change{fn} }
+
+// RemoveUser destroys userID's password wrap inside the transaction (the
+// cloud revoked the user; see Store.RemoveUser): once it commits, the user
+// can no longer unlock this workstation offline, and UnlockWithPassword
+// for them fails with ErrUnknownUser until they sign in online again.
+func (t *Tx) RemoveUser(userID string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM key_wraps WHERE kind = 'user' AND subject = ?`, userID); err != nil {
+		return fmt.Errorf("removing a user's key: %w", err)
+	}
+	return nil
+}
+
+// CheckPassword reports whether password unwraps userID's data key, like
+// UnlockWithPassword (ErrWrongPassword, ErrUnknownUser) but without
+// unlocking or locking anything. Sign-in uses it to tell a stale wrap (the
+// cloud refuses a password this workstation still accepts) from a typo.
+func (s *Store) CheckPassword(ctx context.Context, userID, password string) error {
+	var (
+		wrapped, salt []byte
+		p             KDFParams
+	)
+	err := s.w.QueryRowContext(ctx, `SELECT wrapped, kdf_salt, kdf_time, kdf_mem_kib, kdf_threads
+		FROM key_wraps WHERE kind = 'user' AND subject = ?`, userID).Scan(&wrapped, &salt, &p.Time, &p.MemoryKiB, &p.Threads)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("checking a password: %w", ErrUnknownUser)
+	}
+	if err != nil {
+		return fmt.Errorf("checking a password: %w", err)
+	}
+	if err := p.validStored(); err != nil {
+		return fmt.Errorf("checking a password: %w", err)
+	}
+	kek := p.derive(password, salt)
+	defer clear(kek)
+	dk, err := unwrap(kek, wrapped, s.wrapAAD("user", userID, p))
+	if err != nil {
+		return fmt.Errorf("checking a password: %w", ErrWrongPassword)
+	}
+	clear(dk)
+	return nil
+}

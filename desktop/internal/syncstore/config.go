@@ -21,7 +21,19 @@ const (
 	// LibraryID is the screening_type record holding the organisation's
 	// effective screening library (the default preset with its changes).
 	LibraryID = "library"
+	// RevokedUsersID is the config record listing the organisation's users
+	// who lost offline access (deactivated, or every session revoked by an
+	// admin). Applying it destroys their password wraps in the page's own
+	// transaction: UnlockWithPassword for them then fails with
+	// localstore.ErrUnknownUser ("sign in online first"), and the cloud
+	// refuses that online sign-in. Other users' wraps are untouched.
+	RevokedUsersID = "revoked_users"
 )
+
+// RevokedUsers is the payload of the config record "revoked_users".
+type RevokedUsers struct {
+	UserIDs []string `json:"user_ids"`
+}
 
 // OrgConfig is the payload of the config record "org".
 type OrgConfig struct {

@@ -283,7 +283,18 @@ func (s *Store) convert(c syncagent.Change, fresh bool) ([]localstore.Change, er
 	if c.Delete {
 		return []localstore.Change{localstore.DeleteSetting(key)}, nil
 	}
-	return []localstore.Change{localstore.UpsertSetting(key, c.Payload)}, nil
+	out := []localstore.Change{localstore.UpsertSetting(key, c.Payload)}
+	if c.Kind == "config" && c.ID == RevokedUsersID {
+		var r RevokedUsers
+		if err := json.Unmarshal(c.Payload, &r); err != nil {
+			s.unreadable.Add(1)
+			return out, nil
+		}
+		for _, id := range r.UserIDs {
+			out = append(out, localstore.Func(func(t *localstore.Tx) error { return t.RemoveUser(id) }))
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) unreadableIf(counted bool) {

@@ -39,6 +39,8 @@ type Store interface {
 	UnlockWithDevice(ctx context.Context) error
 	UnlockWithPassword(ctx context.Context, userID, password string) error
 	SetUserPassword(ctx context.Context, userID, password string) error
+	CheckPassword(ctx context.Context, userID, password string) error
+	RemoveUser(ctx context.Context, userID string) error
 	Setting(ctx context.Context, key string) ([]byte, error)
 	Update(ctx context.Context, fn func(*localstore.Tx) error) error
 	Lock()
@@ -115,7 +117,11 @@ func (a *Auth) SignIn(ctx context.Context, cr appstate.Credentials) (appstate.Si
 		if unreachable(ctx, err) {
 			return a.offline(ctx, email, cr.Password)
 		}
-		return appstate.SignedIn{}, signInError(ctx, err, appstate.ErrWrongPassword)
+		refused := signInError(ctx, err, appstate.ErrWrongPassword)
+		if rerr := a.forgetRefused(ctx, email, cr.Password, refused); rerr != nil {
+			return appstate.SignedIn{}, errors.Join(refused, rerr)
+		}
+		return appstate.SignedIn{}, refused
 	}
 	token := res.Msg.GetSessionToken()
 	switch {
@@ -178,6 +184,34 @@ func (a *Auth) remember(ctx context.Context, email, password string, in appstate
 	}
 	if err := a.opts.Directory.Remember(email, in.User.ID); err != nil {
 		return fmt.Errorf("enabling offline sign-in: %w", err)
+	}
+	return nil
+}
+
+// forgetRefused destroys the offline password wrap of a person whose
+// online sign-in the cloud refused as a deactivated account, before the
+// refusal is shown. The cloud says so outright (ErrAccountDisabled) only
+// for some refusals: for deactivated accounts it answers like a wrong
+// password, so a refusal of the very password this workstation's wrap
+// still accepts also counts — the account was deactivated, or its
+// password changed or reset elsewhere — and the wrap must not outlive
+// it. A real typo (the wrap refuses it too) keeps the wrap.
+func (a *Auth) forgetRefused(ctx context.Context, email, password string, refused error) error {
+	id, ok := a.opts.Directory.Lookup(email)
+	if !ok {
+		return nil
+	}
+	switch {
+	case errors.Is(refused, appstate.ErrAccountDisabled):
+	case errors.Is(refused, appstate.ErrWrongPassword):
+		if err := a.opts.Store.CheckPassword(ctx, id, password); err != nil {
+			return nil // not this workstation's password, or no wrap
+		}
+	default:
+		return nil
+	}
+	if err := a.opts.Store.RemoveUser(ctx, id); err != nil {
+		return fmt.Errorf("removing offline sign-in: %w", err)
 	}
 	return nil
 }
