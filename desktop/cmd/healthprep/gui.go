@@ -18,6 +18,7 @@ import (
 	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/desktop/internal/appstate/cache"
 	"healthprep.dev/desktop/internal/appstate/demo"
+	"healthprep.dev/desktop/internal/appstate/printer"
 	"healthprep.dev/desktop/internal/appstate/remote"
 	"healthprep.dev/desktop/internal/localstore"
 	"healthprep.dev/desktop/internal/syncagent"
@@ -123,6 +124,8 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 		Users:    admin, Devices: admin, Epic: admin, Audit: admin,
 		Screenings: remote.NewScreenings(),
 		Samples:    demo.Generate(7, 6, today, 1, clinic.Location),
+		Printer:    printer.System{},
+		PrintLog:   nudgingPrints{src, agent},
 	})
 	go u.RunIdleLock(ctx, 15*time.Second)
 	go func() {
@@ -160,6 +163,21 @@ type nudging struct {
 
 func (n nudging) SaveOverride(ctx context.Context, o appstate.Override, by appstate.User) error {
 	if err := n.OverrideSink.SaveOverride(ctx, o, by); err != nil {
+		return err
+	}
+	n.agent.Nudge()
+	return nil
+}
+
+// nudgingPrints records printed sheets and asks the sync agent to send
+// the events soon.
+type nudgingPrints struct {
+	appstate.PrintLog
+	agent *syncagent.Agent
+}
+
+func (n nudgingPrints) RecordPrint(ctx context.Context, ids []string, at time.Time, by appstate.User) error {
+	if err := n.PrintLog.RecordPrint(ctx, ids, at, by); err != nil {
 		return err
 	}
 	n.agent.Nudge()

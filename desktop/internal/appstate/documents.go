@@ -292,8 +292,10 @@ type PrintLog interface {
 	RecordPrint(ctx context.Context, appointmentIDs []string, at time.Time, by User) error
 }
 
-// PrintOutboxKind is the outbox kind of a print event.
-const PrintOutboxKind = "print"
+// PrintOutboxKind is the outbox kind of a print event: the sync agent's
+// and the cloud's name for it ("print_event", stored and audited by the
+// cloud, never sent back to workstations).
+const PrintOutboxKind = "print_event"
 
 // PrintEvent is the outbox payload of one printed sheet. It carries no
 // PHI: the appointment ID, when and by whom.
