@@ -7,6 +7,16 @@
 //
 //	syncdev -addr 127.0.0.1:PORT -state FILE -token TOKEN [-seed-records N]
 //	syncdev -addr 127.0.0.1:PORT -postgres -token TOKEN [-seed-patients N] [-records-per-patient R]
+//	syncdev -product DIR -cloud-bin healthprep-cloud [-seed-patients N]
+//	syncdev -product DIR -dump
+//
+// -product runs the PRODUCT cloud instead (healthprep-cloud serve, as a
+// child process) on a durable private Postgres kept in DIR: the first
+// start migrates, creates the organisation, ingests N patients and prints
+// an enrolment code; killing the cloud ends syncdev (stopping Postgres),
+// and starting it again on DIR recovers the same database and address.
+// -dump prints that cloud's feed and receipts for the real-process kill
+// test.
 //
 // -postgres serves the product's Postgres feed instead (pgstore over a
 // throwaway private cluster, seeded through ingest's Store), for the
@@ -65,7 +75,18 @@ func run() error {
 	pgParent := flag.String("postgres-dir", "", "with -postgres: where to put the cluster (default: the temporary directory)")
 	patients := flag.Int("seed-patients", 0, "with -postgres: patients to ingest")
 	perPatient := flag.Int("records-per-patient", 100, "with -postgres: records per patient (Patient, Appointment, chart resources)")
+	product := flag.String("product", "", "serve with the PRODUCT cloud (-cloud-bin serve) on a durable private Postgres kept in this directory; restarts reuse it")
+	cloudBin := flag.String("cloud-bin", "", "with -product: the healthprep-cloud binary")
+	dump := flag.Bool("dump", false, "with -product: print the cloud's feed and receipts as JSON and exit")
 	flag.Parse()
+	if *product != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if *dump {
+			return dumpProduct(ctx, *product)
+		}
+		return runProduct(ctx, *product, *cloudBin, *patients)
+	}
 	if (*state == "") == !*usePG || *token == "" {
 		return errors.New("-token and one of -state or -postgres are required")
 	}
