@@ -220,7 +220,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
 	feedStore := pgstore.New(db, envKeys)
-	publisher, err := publish.New(org.NewStore(db, time.Now), feedStore, publish.Options{Logger: log})
+	publisher, err := publish.New(org.NewStore(db, time.Now), feedStore, publish.Options{DB: db, Logger: log})
 	if err != nil {
 		db.Close()
 		return nil, err
