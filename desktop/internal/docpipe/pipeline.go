@@ -114,6 +114,14 @@ type Result struct {
 	Document *DocumentResult
 }
 
+// Filer finds the patient of a document that came without one, from its
+// extracted text (unredacted: it must stay on the workstation). It runs
+// before redaction, so that the patient's own identifiers are redacted
+// too. patient is "" when no single patient is confidently named.
+type Filer interface {
+	File(ctx context.Context, job Job, text string) (patient string, err error)
+}
+
 // Sink stores results. Store must be idempotent per job ID: after a crash
 // between Store and Complete a job runs again.
 type Sink interface {
@@ -146,6 +154,9 @@ type Config struct {
 	Loader    Loader
 	Redactor  Redactor
 	Sink      Sink
+	// Filer, when set, files jobs without a Patient before redaction
+	// (Result.Job.Patient then names the patient found).
+	Filer Filer
 	// Analyzer, when set, classifies each redacted document and finds its
 	// screening evidence (Result.Document).
 	Analyzer *Analyzer
@@ -316,6 +327,14 @@ func (p *Pipeline) do(ctx context.Context, job Job) (Result, error) {
 	ex, err := p.cfg.Extractor.Extract(ctx, data)
 	if err != nil {
 		return Result{}, err
+	}
+	if job.Patient == "" && p.cfg.Filer != nil {
+		if job.Patient, err = p.cfg.Filer.File(ctx, job, ex.Text()); err != nil {
+			return Result{}, fmt.Errorf("finding the document's patient: %w", err)
+		}
+		if job.Patient != "" {
+			p.log.DebugContext(ctx, "docpipe: job filed under a patient", "job", job.ID)
+		}
 	}
 	red, err := p.cfg.Redactor.Redact(ctx, job, ex.Text())
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -56,15 +57,33 @@ func patientOf(job docpipe.Job) string {
 	return Unfiled
 }
 
-// document returns the stored document of job, or ok false.
+// filedPrefix names the settings that record under which patient a
+// document was filed after it was kept: "docpipe-patient/<document id>".
+const filedPrefix = "docpipe-patient/"
+
+// document returns the stored document of job, or ok false. It looks under
+// job's patient, then where the document was filed since (a job queued
+// without a patient keeps none in the queue), then under Unfiled.
 func (s *Store) document(ctx context.Context, job docpipe.Job) (localstore.Document, bool, error) {
-	docs, err := s.ls.Documents(ctx, patientOf(job))
-	if err != nil {
+	where := []string{patientOf(job)}
+	if b, err := s.ls.Setting(ctx, filedPrefix+job.ID); err == nil {
+		where = append(where, string(b))
+	} else if !errors.Is(err, localstore.ErrNotFound) {
 		return localstore.Document{}, false, err
 	}
-	for _, d := range docs {
-		if d.ID == job.ID {
-			return d, true, nil
+	where = append(where, Unfiled)
+	for i, p := range where {
+		if slices.Contains(where[:i], p) {
+			continue
+		}
+		docs, err := s.ls.Documents(ctx, p)
+		if err != nil {
+			return localstore.Document{}, false, err
+		}
+		for _, d := range docs {
+			if d.ID == job.ID {
+				return d, true, nil
+			}
 		}
 	}
 	return localstore.Document{}, false, nil
@@ -132,6 +151,9 @@ func (s *Store) Store(ctx context.Context, r docpipe.Result) error {
 	} else if d.Content, err = s.ls.DocumentContent(ctx, d.ID); err != nil {
 		return fmt.Errorf("reading document %s: %w", r.Job.ID, err)
 	}
+	if r.Job.Patient != "" {
+		d.PatientID = r.Job.Patient // filed by the pipeline (docpipe.Filer)
+	}
 	d.Text = r.Redaction.Redacted.String() // the local record holds only redacted text too
 	var entry syncagent.Entry
 	if r.Document != nil {
@@ -153,7 +175,7 @@ func (s *Store) Store(ctx context.Context, r docpipe.Result) error {
 				return err
 			}
 		}
-		if err := tx.PutDocument(d); err != nil {
+		if err := putFiled(tx, d); err != nil {
 			return err
 		}
 		if entry.ID == "" {
@@ -165,4 +187,15 @@ func (s *Store) Store(ctx context.Context, r docpipe.Result) error {
 		sum := sha256.Sum256(entry.Payload)
 		return tx.PutSetting(markerPrefix+entry.ID, sum[:])
 	})
+}
+
+// putFiled stores d and records its patient for later lookups by job.
+func putFiled(tx *localstore.Tx, d localstore.Document) error {
+	if err := tx.PutDocument(d); err != nil {
+		return err
+	}
+	if d.PatientID == Unfiled {
+		return nil
+	}
+	return tx.PutSetting(filedPrefix+d.ID, []byte(d.PatientID))
 }
