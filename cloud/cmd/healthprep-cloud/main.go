@@ -57,6 +57,7 @@ import (
 	"healthprep.dev/cloud/internal/org"
 	"healthprep.dev/cloud/internal/publicpage"
 	"healthprep.dev/cloud/internal/publish"
+	"healthprep.dev/cloud/internal/screeningcfg"
 	"healthprep.dev/cloud/internal/syncfeed"
 	"healthprep.dev/cloud/internal/syncfeed/pgstore"
 	"healthprep.dev/cloud/internal/tenancy"
@@ -220,7 +221,12 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 	ingestStore := ingest.NewStore(db, envKeys)
 	idAPI := api.Identity{Svc: ids}
 	feedStore := pgstore.New(db, envKeys)
-	publisher, err := publish.New(org.NewStore(db, time.Now), feedStore, publish.Options{DB: db, Logger: log})
+	screenings, err := screeningcfg.New(db, time.Now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	publisher, err := publish.New(org.NewStore(db, time.Now), feedStore, publish.Options{DB: db, Screenings: screenings, Logger: log})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -235,6 +241,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 		Ingest:        ingestStore,
 		Sync:          syncfeed.New(feedStore, syncfeed.Options{}),
 		Devices:       device.New(db, time.Now),
+		Screenings:    screenings,
 	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 
 	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})

@@ -272,6 +272,9 @@ type Services struct {
 	// tokens, revocation; nil answers Unimplemented and accepts no device
 	// tokens.
 	Devices Devices
+	// Screenings is the organisations' screening settings store; nil
+	// answers Unimplemented.
+	Screenings ScreeningSettings
 }
 
 // Handler returns the HTTP handler serving every healthprep.v1 service
@@ -305,6 +308,7 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 	mux.Handle(healthprepv1connect.NewEpicServiceHandler(&epicServer{configs: svc.EpicConfigs, store: svc.Ingest, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewSyncServiceHandler(&syncServer{sync: svc.Sync, errs: em}, opts...))
 	mux.Handle(healthprepv1connect.NewDeviceServiceHandler(&deviceServer{devices: svc.Devices, errs: em}, opts...))
+	mux.Handle(healthprepv1connect.NewScreeningServiceHandler(&screeningServer{store: svc.Screenings, errs: em}, opts...))
 	return mux, []string{
 		healthprepv1connect.OrgServiceName,
 		healthprepv1connect.UserServiceName,
@@ -313,5 +317,6 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 		healthprepv1connect.EpicServiceName,
 		healthprepv1connect.SyncServiceName,
 		healthprepv1connect.DeviceServiceName,
+		healthprepv1connect.ScreeningServiceName,
 	}
 }

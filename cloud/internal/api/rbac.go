@@ -91,6 +91,12 @@ var rules = map[string]rule{
 	c.DeviceServiceEnrolDeviceProcedure:        {public: true},
 	c.DeviceServiceListDevicesProcedure:        {roles: admins},
 	c.DeviceServiceRevokeDeviceProcedure:       {roles: admins},
+
+	// ---- screening settings (issues 4 and 8; handlers in screening.go) ----
+	// Every role of the organisation reads its screening changes; only
+	// admins save them.
+	c.ScreeningServiceGetScreeningSettingsProcedure:    {roles: everyone},
+	c.ScreeningServiceUpdateScreeningSettingsProcedure: {roles: admins},
 }
 
 // syncers may sync: every signed-in role and enrolled workstations.

@@ -34,6 +34,7 @@ func allProcedures(t *testing.T) []procedure {
 		v1.File_healthprep_v1_sync_proto,
 		v1.File_healthprep_v1_epic_proto,
 		v1.File_healthprep_v1_device_proto,
+		v1.File_healthprep_v1_screening_proto,
 	} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
@@ -106,6 +107,9 @@ var want = map[string]string{
 	c.DeviceServiceEnrolDeviceProcedure:        "public",
 	c.DeviceServiceListDevicesProcedure:        "root admin",
 	c.DeviceServiceRevokeDeviceProcedure:       "root admin",
+
+	c.ScreeningServiceGetScreeningSettingsProcedure:    "root admin nurse ma",
+	c.ScreeningServiceUpdateScreeningSettingsProcedure: "root admin",
 }
 
 // call invokes any procedure with an empty request message (valid for

@@ -1,6 +1,7 @@
 // Package publish keeps every organisation's configuration (time zone,
 // desktop idle time, prep-sheet lookbacks) and its effective screening
-// library in its sync feed, where workstations pick them up with the rest
+// library (the shared default with the organisation's screening settings
+// applied) in its sync feed, where workstations pick them up with the rest
 // of the organisation's data.
 //
 // The worker role runs a Publisher: it checks the organisations' rows every
@@ -21,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthprep.dev/cloud/internal/org"
+	"healthprep.dev/cloud/internal/screeningcfg"
 	"healthprep.dev/cloud/internal/syncfeed"
 	"healthprep.dev/cloud/internal/tenancy"
 	"healthprep.dev/shared/prepsheet"
@@ -44,8 +46,26 @@ type Options struct {
 	// with the configuration as the config record "revoked_users":
 	// workstations destroy those users' password-wrapped keys at their
 	// next sync. Nil publishes no list.
-	DB     *tenancy.DB
-	Logger *slog.Logger
+	DB *tenancy.DB
+	// Screenings, when set, holds the organisations' screening settings
+	// (screeningcfg.Store): each organisation's feed gets the default
+	// library with its changes. Nil publishes the default library.
+	Screenings Screenings
+	Logger     *slog.Logger
+}
+
+// Screenings reads organisations' screening settings (screeningcfg.Store).
+type Screenings interface {
+	// Versions returns the settings version of every organisation that
+	// saved some.
+	Versions(ctx context.Context) (map[tenancy.OrgID]int64, error)
+	Get(ctx context.Context, org tenancy.OrgID) (screeningcfg.Settings, error)
+}
+
+// stamp is what an organisation looked like when last published.
+type stamp struct {
+	updated   time.Time
+	screening int64
 }
 
 // Publisher publishes organisations' configuration into their feeds.
@@ -54,8 +74,9 @@ type Publisher struct {
 	store syncfeed.Store
 	opt   Options
 	lib   screening.Library
-	// seen is each organisation's updated_at when last published.
-	seen map[tenancy.OrgID]time.Time
+	// seen is each organisation's updated_at and screening settings
+	// version when last published.
+	seen map[tenancy.OrgID]stamp
 }
 
 // New returns a Publisher writing into store.
@@ -69,13 +90,12 @@ func New(orgs Orgs, store syncfeed.Store, opt Options) (*Publisher, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	// Organisations cannot change their library yet: every one gets the
-	// shared default preset.
+	// The shared default preset, for organisations without changes.
 	lib, err := syncfeed.Library(nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{orgs: orgs, store: store, opt: opt, lib: lib, seen: map[tenancy.OrgID]time.Time{}}, nil
+	return &Publisher{orgs: orgs, store: store, opt: opt, lib: lib, seen: map[tenancy.OrgID]stamp{}}, nil
 }
 
 // Config is the feed's configuration record for an organisation's settings.
@@ -97,6 +117,14 @@ func Config(s org.Settings) syncfeed.OrgConfig {
 func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 	written := 0
 	var errs []error
+	versions := map[tenancy.OrgID]int64{}
+	if p.opt.Screenings != nil {
+		v, err := p.opt.Screenings.Versions(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("publishing configuration: %w", err)
+		}
+		versions = v
+	}
 	page := org.Page{Size: 500}
 	for {
 		orgs, next, err := p.orgs.List(ctx, "", page)
@@ -107,10 +135,17 @@ func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 			if o.IsPlatform {
 				continue
 			}
-			if last, ok := p.seen[o.ID]; ok && !all && last.Equal(o.UpdatedAt) {
+			now := stamp{updated: o.UpdatedAt, screening: versions[o.ID]}
+			if last, ok := p.seen[o.ID]; ok && !all && last.updated.Equal(now.updated) && last.screening == now.screening {
 				continue
 			}
-			n, err := syncfeed.Publish(ctx, p.store, o.ID, Config(o.Settings), p.lib)
+			lib, version, err := p.library(ctx, o.ID, now.screening)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("organisation %s: %w", o.ID, err))
+				continue
+			}
+			now.screening = version
+			n, err := syncfeed.Publish(ctx, p.store, o.ID, Config(o.Settings), lib)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("organisation %s: %w", o.ID, err))
 				continue
@@ -123,7 +158,7 @@ func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 				}
 				n += m
 			}
-			p.seen[o.ID] = o.UpdatedAt
+			p.seen[o.ID] = now
 			written += n
 		}
 		if next == "" {
@@ -131,6 +166,26 @@ func (p *Publisher) Sweep(ctx context.Context, all bool) (int, error) {
 		}
 		page.After = next
 	}
+}
+
+// library returns the organisation's effective screening library and the
+// settings version it reflects.
+func (p *Publisher) library(ctx context.Context, id tenancy.OrgID, version int64) (screening.Library, int64, error) {
+	if p.opt.Screenings == nil || version == 0 {
+		return p.lib, 0, nil
+	}
+	s, err := p.opt.Screenings.Get(ctx, id)
+	if err != nil {
+		return screening.Library{}, 0, err
+	}
+	if s.Version == 0 {
+		return p.lib, 0, nil
+	}
+	lib, err := syncfeed.Library(&s.Org)
+	if err != nil {
+		return screening.Library{}, 0, fmt.Errorf("applying the screening settings (version %d): %w", s.Version, err)
+	}
+	return lib, s.Version, nil
 }
 
 // publishRevoked publishes the organisation's revoked users.
