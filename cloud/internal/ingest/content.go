@@ -178,14 +178,21 @@ func (s *Store) fetchContents(ctx context.Context, org tenancy.OrgID, src Binary
 			if len(ct) > 200 {
 				ct = ct[:200]
 			}
+			// The content travels in the sync feed: it takes the org's
+			// next change sequence, as every feed write does.
+			var seq int64
+			if err := tx.QueryRow(ctx, `UPDATE organizations SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq`,
+				org).Scan(&seq); err != nil {
+				return fmt.Errorf("taking change sequence: %w", err)
+			}
 			_, err = tx.Exec(ctx, `INSERT INTO document_contents (org_id, id, document_fhir_id, attachment_index, patient_fhir_id,
-					content_type, size_bytes, data_enc, data_mac, doc_content_mac)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+					content_type, size_bytes, data_enc, data_mac, doc_content_mac, change_seq)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 				ON CONFLICT (org_id, id) DO UPDATE SET patient_fhir_id = EXCLUDED.patient_fhir_id, content_type = EXCLUDED.content_type,
 					size_bytes = EXCLUDED.size_bytes, data_enc = EXCLUDED.data_enc, data_mac = EXCLUDED.data_mac,
-					doc_content_mac = EXCLUDED.doc_content_mac, fetched_at = now()`,
+					doc_content_mac = EXCLUDED.doc_content_mac, change_seq = EXCLUDED.change_seq, fetched_at = now()`,
 				org, id, w.doc.ID, w.att.index, w.doc.PatientID, ct, len(bin.Data), data,
-				key.BlindIndex("document/content", hex.EncodeToString(sum[:])), docMAC)
+				key.BlindIndex("document/content", hex.EncodeToString(sum[:])), docMAC, seq)
 			return err
 		})
 		if err != nil {

@@ -48,8 +48,9 @@ import (
 
 // Sync protocol versions (see proto/healthprep/v1/sync.proto).
 const (
-	// ProtocolVersion is the newest version this server speaks.
-	ProtocolVersion = 2
+	// ProtocolVersion is the newest version this server speaks. Version 3
+	// adds document contents (KindDocumentContent).
+	ProtocolVersion = 3
 	// MinProtocolVersion is the oldest version it still serves.
 	MinProtocolVersion = 1
 )
@@ -69,6 +70,10 @@ const (
 	KindDocumentResult   Kind = "document_result"
 	KindOverrideConflict Kind = "override_conflict"
 	KindPrintEvent       Kind = "print_event"
+	// KindDocumentContent is the original content of an Epic document
+	// (DocumentReference attachment) that ingest fetched: the payload is
+	// DocumentContent as JSON. Since version 3.
+	KindDocumentContent Kind = "document_content"
 )
 
 // since is the protocol version that introduced each kind sent in the feed.
@@ -76,10 +81,38 @@ var since = map[Kind]int{
 	KindConfig: 1, KindScreeningType: 1, KindAppointment: 1, KindPatient: 1,
 	KindChartResource: 1, KindDocument: 1, KindOverride: 1,
 	KindDocumentResult: 2, KindOverrideConflict: 2,
+	KindDocumentContent: 3,
 }
 
 // InFeed reports whether records of k are sent to workstations.
 func (k Kind) InFeed() bool { _, ok := since[k]; return ok }
+
+// SentIn reports whether records of k are sent to a workstation speaking
+// protocol version v.
+func (k Kind) SentIn(v int) bool { n, ok := since[k]; return ok && n <= v }
+
+// MaxPageContentBytes bounds the document content one page of the feed
+// carries (KindDocumentContent, counted by content size): a Store ends a
+// page before the content that would pass it, and a content larger than
+// the bound travels alone in its page. The largest page is therefore one
+// document, which ingest bounds (ingest.DefaultMaxDocumentBytes, 20 MiB,
+// about 27 MiB once base64 in JSON), plus nothing else; every other page
+// carries at most 4 MiB of content besides its other records.
+const MaxPageContentBytes = 4 << 20
+
+// DocumentContent is the payload of a KindDocumentContent record (id
+// "<document id>/<attachment index>"): the bytes of one attachment of an
+// ingested DocumentReference, as Epic's Binary gave them. JSON; Data is
+// base64 in it.
+type DocumentContent struct {
+	DocumentID      string `json:"document_id"`
+	AttachmentIndex int    `json:"attachment_index"`
+	PatientID       string `json:"patient_id"`
+	ContentType     string `json:"content_type"`
+	Size            int64  `json:"size"`
+	SHA256          string `json:"sha256"` // hex, of Data
+	Data            []byte `json:"data"`
+}
 
 // Op is what a change does to its record.
 type Op int
@@ -169,8 +202,12 @@ type Actor struct {
 type Store interface {
 	// Changes returns up to limit records sent in the feed with seq > after,
 	// in seq order (each record once, at its latest seq), and the org's
-	// latest change sequence read in the same snapshot.
-	Changes(ctx context.Context, org tenancy.OrgID, actor Actor, after int64, limit int) ([]Change, int64, error)
+	// latest change sequence read in the same snapshot. Records of kinds
+	// not sent in protocol version (Kind.SentIn) may be returned without
+	// their payload (the feed leaves them out, its cursor moves past
+	// them); they are neither read nor audited. A page ends early to keep
+	// its document content within MaxPageContentBytes.
+	Changes(ctx context.Context, org tenancy.OrgID, actor Actor, after int64, limit, version int) ([]Change, int64, error)
 	// LatestSeq returns the org's latest change sequence.
 	LatestSeq(ctx context.Context, org tenancy.OrgID) (int64, error)
 	// Update runs fn in one transaction for org: everything fn wrote
@@ -293,7 +330,7 @@ func (f *Feed) Pull(ctx context.Context, org tenancy.OrgID, actor Actor, cursor 
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	raw, latest, err := f.store.Changes(ctx, org, actor, after, limit)
+	raw, latest, err := f.store.Changes(ctx, org, actor, after, limit, v)
 	if err != nil {
 		return Page{}, fmt.Errorf("pulling changes: %w", err)
 	}
@@ -309,7 +346,7 @@ func (f *Feed) Pull(ctx context.Context, org tenancy.OrgID, actor Actor, cursor 
 		p.Next = Cursor(0)
 	}
 	for _, c := range raw {
-		if since[c.Kind] <= v && since[c.Kind] > 0 {
+		if c.Kind.SentIn(v) {
 			p.Changes = append(p.Changes, c)
 		}
 	}

@@ -54,7 +54,7 @@ func (s *Store) org(o tenancy.OrgID) *org {
 }
 
 // Changes implements syncfeed.Store.
-func (s *Store) Changes(_ context.Context, o tenancy.OrgID, _ syncfeed.Actor, after int64, limit int) ([]syncfeed.Change, int64, error) {
+func (s *Store) Changes(_ context.Context, o tenancy.OrgID, _ syncfeed.Actor, after int64, limit, _ int) ([]syncfeed.Change, int64, error) {
 	if o.IsZero() {
 		return nil, 0, tenancy.ErrNoOrg
 	}

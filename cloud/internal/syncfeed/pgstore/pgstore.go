@@ -1,21 +1,29 @@
 // Package pgstore is the Postgres syncfeed.Store. The feed is the union of
 // what ingest's `changes` view shows (patients, appointments, chart
 // resources, read from their tables in seq order; their
-// FHIR JSON opened from the sealed resource_enc columns) and the feed's own
-// sync_records table (migration 00080), paged by the organisation's change
-// sequence. Every write takes the next organizations.change_seq while
+// FHIR JSON opened from the sealed resource_enc columns), the document
+// contents ingest fetched (document_contents, migrations 00071 and 00095;
+// kind document_content, protocol version 3, opened from data_enc) and the
+// feed's own sync_records table (migration 00080), paged by the
+// organisation's change sequence. A page carries at most
+// syncfeed.MaxPageContentBytes of document content (a larger content
+// alone). Every write takes the next organizations.change_seq while
 // holding the organisation's row, as ingest's writes do, so sequence order
 // is commit order. Everything runs in tenancy.WithOrg transactions: row-level
 // security admits one organisation's rows. Payloads are sealed with the
 // organisation's data key; every page that carries patient data records
 // one PHI read per patient in the audit log, in the transaction that reads
-// it.
+// it, and one more per document content it carries.
 package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -50,25 +58,28 @@ var ingestKinds = map[string]struct {
 }
 
 // changesQuery pages the feed: the feed's own records and ingest's three
-// tables (what the `changes` view unions), each read in seq order through
+// tables (what the `changes` view unions) and document_contents, each read in seq order through
 // its (org_id, change_seq) index and cut at the page size before they are
 // merged. Postgres then merges four short index scans; the same query over
 // the view sorted every row after the cursor (hundreds of milliseconds a
 // page at 200k records).
 const changesQuery = `
-SELECT seq, src, kind, id, row_id, patient FROM (
-  (SELECT change_seq AS seq, 'sync' AS src, kind, id, '' AS row_id, '' AS patient
+SELECT seq, src, kind, id, row_id, patient, size FROM (
+  (SELECT change_seq AS seq, 'sync' AS src, kind, id, '' AS row_id, '' AS patient, 0::bigint AS size
      FROM sync_records WHERE org_id = $1 AND change_seq > $2 AND kind <> 'print_event'
      ORDER BY change_seq LIMIT $3)
   UNION ALL
-  (SELECT change_seq, 'ingest', 'patient', fhir_id, id::text, fhir_id
+  (SELECT change_seq, 'ingest', 'patient', fhir_id, id::text, fhir_id, 0
      FROM patients WHERE org_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3)
   UNION ALL
-  (SELECT change_seq, 'ingest', 'appointment', fhir_id, id::text, patient_fhir_id
+  (SELECT change_seq, 'ingest', 'appointment', fhir_id, id::text, patient_fhir_id, 0
      FROM appointments WHERE org_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3)
   UNION ALL
-  (SELECT change_seq, 'ingest', 'chart_resource', resource_type || '/' || fhir_id, id::text, patient_fhir_id
+  (SELECT change_seq, 'ingest', 'chart_resource', resource_type || '/' || fhir_id, id::text, patient_fhir_id, 0
      FROM chart_resources WHERE org_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3)
+  UNION ALL
+  (SELECT change_seq, 'content', 'document_content', document_fhir_id || '/' || attachment_index, id::text, patient_fhir_id, size_bytes
+     FROM document_contents WHERE org_id = $1 AND change_seq > $2 ORDER BY change_seq LIMIT $3)
 ) c ORDER BY seq LIMIT $3`
 
 type row struct {
@@ -76,10 +87,31 @@ type row struct {
 	src     string
 	rowID   string
 	patient string
+	size    int64 // document content bytes
+	sent    bool  // the client's version receives it: load and audit
+}
+
+// capContent ends page before the document content that would take it
+// past max bytes of content (a larger content alone ends its page).
+func capContent(page []row, max int64) []row {
+	var total int64
+	for i, r := range page {
+		if r.src != "content" || !r.sent {
+			continue
+		}
+		if i > 0 && total+r.size > max {
+			return page[:i]
+		}
+		total += r.size
+		if total > max {
+			return page[:i+1]
+		}
+	}
+	return page
 }
 
 // Changes implements syncfeed.Store.
-func (s *Store) Changes(ctx context.Context, org tenancy.OrgID, actor syncfeed.Actor, after int64, limit int) ([]syncfeed.Change, int64, error) {
+func (s *Store) Changes(ctx context.Context, org tenancy.OrgID, actor syncfeed.Actor, after int64, limit, version int) ([]syncfeed.Change, int64, error) {
 	var out []syncfeed.Change
 	var latest int64
 	err := s.db.WithOrg(ctx, org, func(tx pgx.Tx) error {
@@ -92,7 +124,7 @@ func (s *Store) Changes(ctx context.Context, org tenancy.OrgID, actor syncfeed.A
 		for rows.Next() {
 			var r row
 			var kind string
-			if err := rows.Scan(&r.c.Seq, &r.src, &kind, &r.c.ID, &r.rowID, &r.patient); err != nil {
+			if err := rows.Scan(&r.c.Seq, &r.src, &kind, &r.c.ID, &r.rowID, &r.patient, &r.size); err != nil {
 				rows.Close()
 				return fmt.Errorf("reading changes: %w", err)
 			}
@@ -100,12 +132,14 @@ func (s *Store) Changes(ctx context.Context, org tenancy.OrgID, actor syncfeed.A
 			if r.src == "ingest" {
 				r.c.Kind = ingestKinds[kind].kind
 			}
+			r.sent = r.c.Kind.SentIn(version)
 			page = append(page, r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("reading changes: %w", err)
 		}
+		page = capContent(page, syncfeed.MaxPageContentBytes)
 		// Read the latest seq after the page: it is never below a seq the
 		// page saw (a cursor never ends up ahead of the server).
 		if err := tx.QueryRow(ctx, `SELECT change_seq FROM organizations WHERE id = $1`, org).Scan(&latest); err != nil {
@@ -140,6 +174,10 @@ func (s *Store) load(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, key *env
 			t := ingestKinds[string(kindEntity(r.c.Kind))].table
 			byTable[t] = append(byTable[t], r.rowID)
 		}
+	}
+	contents, err := loadContents(ctx, tx, org, key, page)
+	if err != nil {
+		return err
 	}
 	sealed := map[string][]byte{} // table/row id → resource_enc
 	for t, ids := range byTable {
@@ -203,6 +241,9 @@ func (s *Store) load(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, key *env
 		r := &page[i]
 		var err error
 		switch r.src {
+		case "content":
+			r.c.Payload = contents[r.rowID] // nil when not sent
+			continue
 		case "ingest":
 			t := ingestKinds[string(kindEntity(r.c.Kind))].table
 			r.c.Payload, err = key.Open(envelope.Field{Table: t, Column: "resource_enc", RowID: r.rowID}, sealed[t+"/"+r.rowID])
@@ -221,6 +262,59 @@ func (s *Store) load(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, key *env
 	return nil
 }
 
+// loadContents opens the document contents a page sends and returns their
+// payloads (syncfeed.DocumentContent JSON) by row id.
+func loadContents(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, key *envelope.OrgKey, page []row) (map[string][]byte, error) {
+	var ids []string
+	for _, r := range page {
+		if r.src == "content" && r.sent {
+			ids = append(ids, r.rowID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id::text, document_fhir_id, attachment_index, patient_fhir_id, content_type, size_bytes, data_enc
+		FROM document_contents WHERE org_id = $1 AND id = ANY($2::uuid[])`, org, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading document contents: %w", err)
+	}
+	type sealed struct {
+		c   syncfeed.DocumentContent
+		enc []byte
+	}
+	var got []sealed
+	var rowIDs []string
+	for rows.Next() {
+		var x sealed
+		var id string
+		if err := rows.Scan(&id, &x.c.DocumentID, &x.c.AttachmentIndex, &x.c.PatientID, &x.c.ContentType, &x.c.Size, &x.enc); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading document contents: %w", err)
+		}
+		got, rowIDs = append(got, x), append(rowIDs, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading document contents: %w", err)
+	}
+	out := make(map[string][]byte, len(got))
+	for i, x := range got {
+		data, err := key.Open(envelope.Field{Table: "document_contents", Column: "data_enc", RowID: rowIDs[i]}, x.enc)
+		if err != nil {
+			return nil, fmt.Errorf("opening a document content: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		x.c.Data, x.c.SHA256 = data, hex.EncodeToString(sum[:])
+		p, err := json.Marshal(x.c)
+		if err != nil {
+			return nil, fmt.Errorf("encoding a document content: %w", err)
+		}
+		out[rowIDs[i]] = p
+	}
+	return out, nil
+}
+
 func kindEntity(k syncfeed.Kind) string {
 	for e, v := range ingestKinds {
 		if v.kind == k {
@@ -234,6 +328,18 @@ func kindEntity(k syncfeed.Kind) string {
 func recordReads(ctx context.Context, tx pgx.Tx, org tenancy.OrgID, actor syncfeed.Actor, page []row) error {
 	seen := map[string]bool{}
 	for _, r := range page {
+		if r.src == "content" && r.sent {
+			doc, _, _ := strings.Cut(r.c.ID, "/")
+			_, err := audit.RecordPHIAccess(ctx, tx, org, audit.PHIAccess{
+				ActorUserID: actor.UserID, ActorRole: actor.Role, PatientRef: "Patient/" + r.patient,
+				Resource: "document_content", ResourceID: doc, IP: actor.IP, DeviceID: actor.DeviceID,
+				Details: map[string]string{"channel": "sync", "fields": "document"},
+			})
+			if err != nil {
+				return fmt.Errorf("recording a PHI read: %w", err)
+			}
+			continue
+		}
 		if r.src != "ingest" || r.patient == "" || seen[r.patient] {
 			continue
 		}

@@ -277,7 +277,7 @@ func dumpProduct(ctx context.Context, dir string) error {
 	store := pgstore.New(db, keys)
 	reader := syncfeed.Actor{UserID: uuid.MustParse("5e000000-0000-4000-8000-0000000000ad"), Role: "admin", IP: "127.0.0.1"}
 	for after := int64(0); ; {
-		cs, latest, err := store.Changes(ctx, Org, reader, after, 1000)
+		cs, latest, err := store.Changes(ctx, Org, reader, after, 1000, syncfeed.ProtocolVersion)
 		if err != nil {
 			return err
 		}
