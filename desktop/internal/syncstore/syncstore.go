@@ -15,6 +15,14 @@
 //   - override: the JSON of a localstore.Override a workstation pushed; the
 //     feed seq of each override is kept so a later edit names its base.
 //   - document: the JSON of a localstore.Document (redacted text).
+//   - document_content (protocol version 3): the original bytes of an Epic
+//     document; stored as a localstore.Document of its patient (content
+//     sealed, id ContentDocumentID) and recorded pending for the document
+//     pipeline under PendingDocumentPrefix, once per content (see
+//     content.go). docpipe/localdoc drains the pending list into the
+//     pipeline's queue: syncstore cannot reach that queue itself (localdoc
+//     imports syncstore), and a setting commits with the page and its
+//     cursor, so a received content is never lost nor queued twice.
 //   - config, screening_type, override_conflict, document_result and kinds
 //     this build does not know: sealed settings under "<kind>/<id>".
 //
@@ -266,6 +274,8 @@ func (s *Store) convert(c syncagent.Change, fresh bool) ([]localstore.Change, er
 		o.ID = c.ID
 		return []localstore.Change{localstore.UpsertOverride(o),
 			localstore.UpsertSetting(OverrideSeqPrefix+c.ID, []byte(strconv.FormatInt(c.Seq, 10)))}, nil
+	case KindDocumentContent:
+		return s.contentChanges(c), nil
 	case "document":
 		del := localstore.Delete(localstore.KindDocument, c.ID)
 		if c.Delete {
