@@ -7,6 +7,10 @@
 // A document is a localstore.Document with the job's ID: its Content is
 // the original file, sealed; its Text the redacted text. Documents whose
 // patient is not known yet are filed under the patient ID Unfiled.
+//
+// Epic documents arrive by sync: syncstore stores each as such a document
+// and lists it pending; DrainPending queues the pending ones into the
+// pipeline.
 package localdoc
 
 import (
