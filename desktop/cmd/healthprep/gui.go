@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -29,8 +30,9 @@ import (
 // GUIConfig is the window's configuration, from flags.
 type GUIConfig struct {
 	profileFlags
-	Server string
-	Dark   bool
+	Server    string
+	Dark      bool
+	Documents DocumentsConfig
 }
 
 // gui opens the HealthPrep window on this workstation's profile: sign-in
@@ -45,6 +47,7 @@ func gui(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) int 
 	cfg.register(fs)
 	fs.StringVar(&cfg.Server, "server", "", "the cloud's base URL (default: the one this workstation enrolled with)")
 	fs.BoolVar(&cfg.Dark, "dark", false, "dark theme")
+	cfg.Documents.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -113,20 +116,33 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 	})
 	admin := remote.NewAdmin(cfg.Server, nil, auth.Token, dev.DeviceID)
 
+	// The document pipeline works on the agent's handle too: scans in the
+	// watched folder are read while the window is locked.
+	docs, err := startDocuments(ctx, cfg.Dir, p.local, cfg.Documents, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		fmt.Fprintf(stderr, "healthprep: documents are off: %v\n", err)
+	} else {
+		defer docs.Stop()
+	}
+
 	a := app.NewWithID("dev.healthprep.desktop")
 	a.Settings().SetTheme(ui.Theme(cfg.Dark))
 	w := a.NewWindow("HealthPrep")
 	w.Resize(fyne.NewSize(1280, 800))
 	today := chart.FromTime(time.Now().In(clinic.Location))
-	u := ui.New(a, w, ui.Deps{
+	deps := ui.Deps{
 		Session: session, Schedule: src, Sheets: src, Overrides: nudging{src, agent},
 		Location: clinic.Location,
 		Users:    admin, Devices: admin, Epic: admin, Audit: admin,
-		Screenings: remote.NewScreenings(),
+		Screenings: remote.NewScreenings(admin),
 		Samples:    demo.Generate(7, 6, today, 1, clinic.Location),
 		Printer:    printer.System{},
 		PrintLog:   nudgingPrints{src, agent},
-	})
+	}
+	if docs != nil {
+		deps.Documents, deps.Importer, deps.Filer = docs.Source, docs.Source, docs.Source
+	}
+	u := ui.New(a, w, deps)
 	go u.RunIdleLock(ctx, 15*time.Second)
 	go func() {
 		err := agent.Run(ctx)

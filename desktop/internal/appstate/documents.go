@@ -313,3 +313,49 @@ func PrintEvents(ids []string, at time.Time, by User) []PrintEvent {
 	}
 	return out
 }
+
+// DocumentFiler lists the documents the pipeline could not match to a
+// single patient and lets a person choose the patient.
+type DocumentFiler interface {
+	// Unfiled lists the documents waiting for a patient.
+	Unfiled(ctx context.Context) ([]UnfiledDoc, error)
+	// Assign files a waiting document under the patient with this MRN.
+	// It fails with ErrUnknownMRN when no cached patient has it.
+	Assign(ctx context.Context, documentID, mrn string, by User) error
+}
+
+// ErrUnknownMRN: no patient on this workstation has the MRN given.
+var ErrUnknownMRN = errors.New("no patient on this workstation has that MRN")
+
+// UnfiledDoc is a processed document waiting for a patient.
+type UnfiledDoc struct {
+	DocumentID string
+	// Name is the file's base name (PHI, shown here only); "" when unknown.
+	Name string
+	// Type is the document's classification ("" when none).
+	Type string
+}
+
+// Text is the unfiled list's line for d.
+func (d UnfiledDoc) Text() string {
+	name := d.Name
+	if name == "" {
+		name = "Document " + d.DocumentID
+	}
+	if d.Type != "" {
+		name += " (" + d.Type + ")"
+	}
+	return name + ": patient not recognised"
+}
+
+// AssignMessage is what the Documents screen says after assigning a
+// document to the patient with mrn.
+func AssignMessage(mrn string, err error) string {
+	switch {
+	case err == nil:
+		return "Filed under MRN " + mrn + "."
+	case errors.Is(err, ErrUnknownMRN):
+		return "No patient with MRN " + mrn + " is on this workstation; check the number."
+	}
+	return "The document could not be filed. Try again; if it keeps failing, tell your administrator."
+}

@@ -29,6 +29,8 @@ type documentsScreen struct {
 	importBtn  *widget.Button
 	message    *widget.Label
 	quarantine *fyne.Container
+	unfiled    *fyne.Container
+	assignBtns []*widget.Button // one an unfiled document, for tests
 	review     *fyne.Container
 	reviewBtns []*widget.Button // one a flagged page, for tests
 	viewer     *pageView
@@ -40,7 +42,7 @@ type documentsScreen struct {
 }
 
 func newDocumentsScreen(a *App) *documentsScreen {
-	s := &documentsScreen{a: a, message: messageLabel(), quarantine: container.NewVBox(), review: container.NewVBox(), viewer: newPageView()}
+	s := &documentsScreen{a: a, message: messageLabel(), quarantine: container.NewVBox(), unfiled: container.NewVBox(), review: container.NewVBox(), viewer: newPageView()}
 	s.importBtn = widget.NewButtonWithIcon("Import documents...", theme.FolderOpenIcon(), s.pick)
 	s.importBtn.Importance = widget.HighImportance
 	hint := widget.NewLabel("or drop PDF, TIFF, PNG or JPEG files on this window")
@@ -50,10 +52,19 @@ func newDocumentsScreen(a *App) *documentsScreen {
 		heading("Quarantine"),
 		wrapped("Files HealthPrep could not read, and why. Fix the file and import it again."),
 		s.quarantine,
-		widget.NewSeparator(),
-		heading("Pages to review"),
+		widget.NewSeparator())
+	if a.d.Filer != nil {
+		lists.Add(heading("Waiting for a patient"))
+		lists.Add(wrapped("Documents that name no patient on this workstation, or more than one. Check the paper and assign each to its patient by MRN."))
+		lists.Add(s.unfiled)
+		lists.Add(widget.NewSeparator())
+	}
+	lists.Add(heading("Pages to review"))
+	for _, o := range []fyne.CanvasObject{
 		wrapped("Pages that were hard to read. Check them against the paper and mark them reviewed."),
-		s.review)
+		s.review} {
+		lists.Add(o)
+	}
 	viewer := container.NewBorder(nil, container.NewHBox(s.reviewed), nil, nil, s.viewer.root)
 	split := container.NewHSplit(container.NewVScroll(lists), viewer)
 	split.Offset = 0.45
@@ -70,11 +81,19 @@ func (s *documentsScreen) refresh() {
 	s.a.d.Go(func() {
 		q, qerr := src.Quarantined(s.a.ctx)
 		r, rerr := src.ForReview(s.a.ctx)
+		var u []appstate.UnfiledDoc
+		var uerr error
+		if s.a.d.Filer != nil {
+			u, uerr = s.a.d.Filer.Unfiled(s.a.ctx)
+		}
 		fyne.Do(func() {
 			if seq != s.loadSeq {
 				return
 			}
 			s.showQuarantine(q, qerr)
+			if s.a.d.Filer != nil {
+				s.showUnfiled(u, uerr)
+			}
 			s.showReview(r, rerr)
 			if s.openFirst && len(r) > 0 {
 				s.openPage(r[0])
@@ -96,6 +115,50 @@ func (s *documentsScreen) showQuarantine(q []appstate.QuarantinedDoc, err error)
 		l := wrapped("⚠ " + d.Text(s.a.d.Location))
 		s.quarantine.Add(l)
 	}
+}
+
+func (s *documentsScreen) showUnfiled(u []appstate.UnfiledDoc, err error) {
+	s.unfiled.RemoveAll()
+	s.assignBtns = nil
+	switch {
+	case err != nil:
+		s.unfiled.Add(wrapped("The documents waiting for a patient could not be read on this workstation."))
+	case len(u) == 0:
+		s.unfiled.Add(widget.NewLabel("No documents waiting for a patient."))
+	}
+	for _, d := range u {
+		b := widget.NewButtonWithIcon("Assign...", theme.AccountIcon(), func() { s.askAssign(d) })
+		s.assignBtns = append(s.assignBtns, b)
+		s.unfiled.Add(container.NewBorder(nil, nil, nil, b, wrapped(d.Text())))
+	}
+}
+
+// askAssign asks for the MRN of the patient d belongs to and files it.
+func (s *documentsScreen) askAssign(d appstate.UnfiledDoc) {
+	s.a.touch()
+	mrn := widget.NewEntry()
+	mrn.SetPlaceHolder("MRN")
+	dialog.ShowForm("Assign to a patient", "Assign", "Cancel",
+		[]*widget.FormItem{widget.NewFormItem("Patient MRN", mrn)},
+		func(ok bool) {
+			if ok {
+				s.assign(d, mrn.Text)
+			}
+		}, s.a.win)
+}
+
+// assign files d under the patient with mrn in the background.
+func (s *documentsScreen) assign(d appstate.UnfiledDoc, mrn string) {
+	s.a.touch()
+	mrn = strings.TrimSpace(mrn)
+	by := s.a.d.Session.Status().User
+	s.a.d.Go(func() {
+		err := s.a.d.Filer.Assign(s.a.ctx, d.DocumentID, mrn, by)
+		fyne.Do(func() {
+			s.message.SetText(appstate.AssignMessage(mrn, err))
+			s.refresh()
+		})
+	})
 }
 
 func (s *documentsScreen) showReview(r []appstate.ReviewPage, err error) {

@@ -69,6 +69,9 @@ type Deps struct {
 	// evidence drill-down to pages needs Documents.
 	Documents appstate.DocumentSource
 	Importer  appstate.Importer
+	// Filer, when set, adds the documents waiting for a patient to the
+	// Documents tab, each with an Assign action.
+	Filer appstate.DocumentFiler
 	// OpenDocument asks the person for a document to import and calls
 	// done with its name and contents (nil when cancelled); a file dialog
 	// when nil.

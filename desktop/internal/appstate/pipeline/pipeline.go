@@ -1,5 +1,5 @@
 // Package pipeline implements the Documents screen's appstate interfaces
-// (Importer, DocumentSource) over the document pipeline (package docpipe):
+// (Importer, DocumentSource, and DocumentFiler with Config.Filing) over the document pipeline (package docpipe):
 // an import is kept in the pipeline's Originals (sealed on the workstation)
 // and queued, the quarantine is the queue's quarantined jobs with their
 // PHI-free reasons, the pages to review are those flagged in the results
@@ -23,6 +23,8 @@ import (
 
 	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/desktop/internal/docpipe"
+	"healthprep.dev/desktop/internal/docpipe/localdoc"
+	"healthprep.dev/desktop/internal/localstore"
 	"healthprep.dev/desktop/internal/ocr"
 	"healthprep.dev/shared/phi"
 )
@@ -34,9 +36,20 @@ type Config struct {
 	Originals docpipe.Originals
 	Pipeline  docpipe.Enqueuer
 	Extractor *docpipe.Extractor
+	// Filing, when set, makes Source an appstate.DocumentFiler
+	// (localdoc.Store is one).
+	Filing Filing
 	// Keep is how many processed documents' pages stay viewable; 0 means
 	// 200 (the most recent).
 	Keep int
+}
+
+// Filing lists the documents filed under no patient and files them.
+type Filing interface {
+	Unfiled(ctx context.Context) ([]localstore.Document, error)
+	// AssignMRN fails with localdoc.ErrUnknownPatient for an MRN not
+	// cached here.
+	AssignMRN(ctx context.Context, documentID, mrn string) error
 }
 
 // Source is an appstate.Importer and appstate.DocumentSource over a
@@ -257,4 +270,39 @@ func (k sink) Store(ctx context.Context, r docpipe.Result) error {
 		}
 	}
 	return nil
+}
+
+// ErrNoFiling: the Source was made without Config.Filing.
+var ErrNoFiling = errors.New("pipeline: no filing configured")
+
+// Unfiled implements appstate.DocumentFiler.
+func (s *Source) Unfiled(ctx context.Context) ([]appstate.UnfiledDoc, error) {
+	if s.cfg.Filing == nil {
+		return nil, nil
+	}
+	docs, err := s.cfg.Filing.Unfiled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []appstate.UnfiledDoc
+	for _, d := range docs {
+		if d.PipelineVersion == "" {
+			continue // still being read
+		}
+		out = append(out, appstate.UnfiledDoc{DocumentID: d.ID, Name: d.Title, Type: d.Type})
+	}
+	return out, nil
+}
+
+// Assign implements appstate.DocumentFiler.
+func (s *Source) Assign(ctx context.Context, documentID, mrn string, _ appstate.User) error {
+	if s.cfg.Filing == nil {
+		return ErrNoFiling
+	}
+	mrn = strings.TrimSpace(mrn)
+	err := s.cfg.Filing.AssignMRN(ctx, documentID, mrn)
+	if errors.Is(err, localdoc.ErrUnknownPatient) {
+		return appstate.ErrUnknownMRN
+	}
+	return err
 }

@@ -138,3 +138,16 @@ func (s *Store) Assign(ctx context.Context, documentID, patientID string) error 
 	d.PatientID = patientID
 	return s.ls.Update(ctx, func(tx *localstore.Tx) error { return putFiled(tx, d) })
 }
+
+// AssignMRN files an unfiled document under the cached patient with this
+// MRN (ErrUnknownPatient when none).
+func (s *Store) AssignMRN(ctx context.Context, documentID, mrn string) error {
+	p, err := s.ls.PatientByMRN(ctx, mrn)
+	if errors.Is(err, localstore.ErrNotFound) {
+		return ErrUnknownPatient
+	}
+	if err != nil {
+		return fmt.Errorf("assigning document %s: %w", documentID, err)
+	}
+	return s.Assign(ctx, documentID, p.ID)
+}

@@ -165,6 +165,9 @@ func TestAnAmbiguousLetterStaysUnfiledUntilAssigned(t *testing.T) {
 			t.Errorf("%s: Assign = %v, want %v", tt.name, err, tt.want)
 		}
 	}
+	if err := b.docs.AssignMRN(ctx, id, "00000000"); !errors.Is(err, localdoc.ErrUnknownPatient) {
+		t.Errorf("AssignMRN with an unknown MRN = %v, want ErrUnknownPatient", err)
+	}
 	if docs, _ := b.ls.Documents(ctx, "pat-lopez-2"); len(docs) != 1 || docs[0].ID != id {
 		t.Errorf("after Assign the patient's documents = %v, want [%s]", ids(docs), id)
 	}
