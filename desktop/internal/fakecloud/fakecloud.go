@@ -1,7 +1,7 @@
 // Package fakecloud is a FAKE HealthPrep cloud for the desktop's tests and
 // demos: it mounts the real generated Connect handlers (AuthService,
 // OrgService, UserService, DeviceService, EpicService, AuditService,
-// SyncService) on a loopback HTTP/2 server and answers them from memory.
+// SyncService, ScreeningService) on a loopback HTTP/2 server and answers them from memory.
 // It speaks the real protocol — wire types, Connect codes, the revocation
 // and protocol-version headers — but none of the cloud's logic: passwords
 // are compared in the clear, a TOTP code is one fixed string per user, the
@@ -78,6 +78,8 @@ type Cloud struct {
 	calls    map[string]int
 	srv      *httptest.Server
 	seq      int
+	// screening is the organisation's screening settings (screening.go).
+	screening screeningState
 }
 
 type session struct {
@@ -119,6 +121,7 @@ func New(opts Options) *Cloud {
 	f.mux.Handle(c.NewEpicServiceHandler(f))
 	f.mux.Handle(c.NewAuditServiceHandler(f))
 	f.mux.Handle(c.NewSyncServiceHandler(f))
+	f.mux.Handle(c.NewScreeningServiceHandler(f))
 	return f
 }
 

@@ -59,7 +59,14 @@ func newScreeningsView(a *App) *screeningsView {
 	}
 	v.save = widget.NewButtonWithIcon("Save changes", theme.DocumentSaveIcon(), v.saveChanges)
 	v.save.Importance = widget.HighImportance
-	v.revert = widget.NewButtonWithIcon("Discard changes", theme.ContentUndoIcon(), func() { v.setEdited(v.saved); v.selectType(v.typeID) })
+	v.revert = widget.NewButtonWithIcon("Discard changes", theme.ContentUndoIcon(), func() {
+		v.setEdited(v.saved)
+		v.selectType(v.typeID)
+		// Read the saved settings again: after a refused save because
+		// someone else saved first, this loads theirs.
+		v.loaded = false
+		v.load()
+	})
 	v.reviewed = widget.NewButtonWithIcon("Mark presets reviewed", theme.ConfirmIcon(), func() {
 		a.fyne.Preferences().SetBool(prefPresetsReviewed, true)
 		say(v.msg, nil, "Marked as reviewed on the setup checklist.")
@@ -92,7 +99,11 @@ func (v *screeningsView) load() {
 		}
 		v.loaded = true
 		v.saved = c
+		reselect := v.typeID != ""
 		v.setEdited(c)
+		if reselect {
+			v.selectType(v.typeID)
+		}
 	})
 }
 

@@ -2,11 +2,13 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -31,6 +33,8 @@ type Admin struct {
 	devices  c.DeviceServiceClient
 	epic     c.EpicServiceClient
 	audit    c.AuditServiceClient
+	// screening serves Screenings (NewScreenings).
+	screening c.ScreeningServiceClient
 }
 
 // NewAdmin returns the admin sources of the cloud at baseURL; token
@@ -41,7 +45,8 @@ func NewAdmin(baseURL string, hc *http.Client, token func() string, deviceID str
 	}
 	return &Admin{token: token, deviceID: deviceID,
 		users: c.NewUserServiceClient(hc, baseURL), devices: c.NewDeviceServiceClient(hc, baseURL),
-		epic: c.NewEpicServiceClient(hc, baseURL), audit: c.NewAuditServiceClient(hc, baseURL)}
+		epic: c.NewEpicServiceClient(hc, baseURL), audit: c.NewAuditServiceClient(hc, baseURL),
+		screening: c.NewScreeningServiceClient(hc, baseURL)}
 }
 
 // call runs one unary call with the session's headers and maps its error.
@@ -340,25 +345,75 @@ func (a *Admin) ExportAuditCSV(ctx context.Context, f appstate.AuditFilter, w io
 	return nil
 }
 
-// Screenings is the organisation's screening library as the admin screens
-// edit it. The cloud's API has no procedure to read or store an
-// organisation's screening changes yet, so it shows the built-in library
-// and refuses to save with appstate.ErrNotAvailable.
-type Screenings struct{}
+// Screenings is the organisation's screening settings on the cloud
+// (ScreeningService) over the shared default library, with the signed-in
+// admin's session. It remembers the version it last read or saved and
+// saves against it: when someone else saved in between, the save is
+// refused with the cloud's explanation and nothing is overwritten. It is
+// safe for concurrent use.
+type Screenings struct {
+	admin  *Admin
+	client c.ScreeningServiceClient
 
-// NewScreenings returns the screening settings source.
-func NewScreenings() Screenings { return Screenings{} }
+	mu      sync.Mutex
+	version int64
+}
+
+// NewScreenings returns the screening settings source of admin's cloud.
+func NewScreenings(admin *Admin) *Screenings {
+	return &Screenings{admin: admin, client: admin.screening}
+}
+
+// msgScreeningConflict replaces the cloud's ABORTED message with what to
+// do in this app.
+const msgScreeningConflict = "Someone else saved the screening settings after you opened them. Discard your changes to load theirs, then make yours again."
 
 // ScreeningConfig implements appstate.ScreeningSettings.
-func (Screenings) ScreeningConfig(context.Context) (appstate.ScreeningConfig, error) {
+func (s *Screenings) ScreeningConfig(ctx context.Context) (appstate.ScreeningConfig, error) {
 	lib, err := preset.Default()
+	if err != nil {
+		return appstate.ScreeningConfig{}, fmt.Errorf("loading the screening library: %w", err)
+	}
+	res, err := call(s.admin, ctx, s.client.GetScreeningSettings, &v1.GetScreeningSettingsRequest{})
 	if err != nil {
 		return appstate.ScreeningConfig{}, err
 	}
-	return appstate.ScreeningConfig{Base: lib}, nil
+	var org preset.OrgSettings
+	if j := res.GetSettings().GetSettingsJson(); j != "" {
+		if err := json.Unmarshal([]byte(j), &org); err != nil {
+			return appstate.ScreeningConfig{}, fmt.Errorf("reading the screening settings from the cloud: %w", err)
+		}
+	}
+	s.mu.Lock()
+	s.version = res.GetSettings().GetVersion()
+	s.mu.Unlock()
+	return appstate.ScreeningConfig{Base: lib, Org: org}, nil
 }
 
 // SaveScreeningSettings implements appstate.ScreeningSettings.
-func (Screenings) SaveScreeningSettings(context.Context, preset.OrgSettings) error {
-	return appstate.ErrNotAvailable
+func (s *Screenings) SaveScreeningSettings(ctx context.Context, org preset.OrgSettings) error {
+	b, err := json.Marshal(org)
+	if err != nil {
+		return fmt.Errorf("encoding the screening settings: %w", err)
+	}
+	s.mu.Lock()
+	version := s.version
+	s.mu.Unlock()
+	t := s.admin.token()
+	if t == "" {
+		return appstate.ErrOfflineOnly
+	}
+	req := connect.NewRequest(&v1.UpdateScreeningSettingsRequest{SettingsJson: string(b), Version: version})
+	header(req, t, s.admin.deviceID)
+	res, err := s.client.UpdateScreeningSettings(ctx, req)
+	if connect.CodeOf(err) == connect.CodeAborted {
+		return &appstate.RefusedError{Message: msgScreeningConflict}
+	}
+	if err != nil {
+		return apiError(ctx, err)
+	}
+	s.mu.Lock()
+	s.version = res.Msg.GetSettings().GetVersion()
+	s.mu.Unlock()
+	return nil
 }
