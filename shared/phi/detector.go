@@ -57,6 +57,7 @@ type scan struct {
 	text  string
 	lower string // text with ASCII letters lowercased: same byte offsets
 	known *compiledKnown
+	kt    *knownText // computed on first use
 	cands []cand
 	// service dates found, and the byte offset of each
 	service    []ServiceDate

@@ -177,6 +177,27 @@ func foldText(t string) folded {
 	return folded{s: string(buf), off: off, end: end}
 }
 
+// knownText is what detectKnown needs of the text whatever the patient:
+// computed once per text, so that matching many patients stays cheap.
+type knownText struct {
+	ft    folded
+	toks  [][]int  // name-like words
+	ftoks []string // each word folded
+}
+
+func (sc *scan) knownText() *knownText {
+	if sc.kt != nil {
+		return sc.kt
+	}
+	kt := &knownText{ft: foldText(sc.text), toks: sc.d.names.word.FindAllStringIndex(sc.text, -1)}
+	kt.ftoks = make([]string, len(kt.toks))
+	for i, l := range kt.toks {
+		kt.ftoks[i] = foldString(sc.text[l[0]:l[1]])
+	}
+	sc.kt = kt
+	return kt
+}
+
 // detectKnown marks the patient's own identifiers.
 func (sc *scan) detectKnown() {
 	ck := sc.known
@@ -184,8 +205,9 @@ func (sc *scan) detectKnown() {
 		return
 	}
 	t := sc.text
+	kt := sc.knownText()
 	if len(ck.patterns) > 0 {
-		ft := foldText(t)
+		ft := kt.ft
 		for _, p := range ck.patterns {
 			from := 0
 			for {
@@ -204,10 +226,10 @@ func (sc *scan) detectKnown() {
 			}
 		}
 	}
-	toks := sc.d.names.word.FindAllStringIndex(t, -1)
+	toks := kt.toks
 	for n, l := range toks {
 		w := t[l[0]:l[1]]
-		f := foldString(w)
+		f := kt.ftoks[n]
 		for _, suf := range []string{"'5", "5"} { // possessive: Lopez's
 			if strings.HasSuffix(strings.ToLower(w), "'s") || strings.HasSuffix(strings.ToLower(w), "’s") {
 				f = strings.TrimSuffix(f, suf)
@@ -230,7 +252,7 @@ func (sc *scan) detectKnown() {
 		if !match && ck.short[f] && w[0] >= 'A' && w[0] <= 'Z' {
 			// a short name part counts next to another name word
 			for _, nb := range []int{n - 1, n + 1} {
-				if nb >= 0 && nb < len(toks) && ck.words[foldString(t[toks[nb][0]:toks[nb][1]])] {
+				if nb >= 0 && nb < len(toks) && ck.words[kt.ftoks[nb]] {
 					match = true
 				}
 			}

@@ -25,30 +25,33 @@ func (m Mentions) Confident() bool {
 // Mentions finds k's identifiers in text (see Mentions). It only reads k's
 // names, birth date and MRNs.
 func (d *Detector) Mentions(text string, k *Known) Mentions {
+	return d.mentions(&scan{d: d, text: text}, k)
+}
+
+// mentions finds k's identifiers in sc's text; sc's knownText is reused
+// across calls.
+func (d *Detector) mentions(sc *scan, k *Known) Mentions {
 	var m Mentions
 	if k == nil {
 		return m
 	}
-	find := func(sub Known) []cand {
-		sc := &scan{d: d, text: text, lower: asciiLower(text), known: d.compileKnown(&sub)}
-		sc.detectKnown()
-		return sc.cands
-	}
-	if len(k.MRNs) > 0 {
-		m.MRN = len(find(Known{MRNs: k.MRNs})) > 0
-	}
-	if !k.BirthDate.IsZero() {
-		m.BirthDate = len(find(Known{BirthDate: k.BirthDate})) > 0
-	}
-	if len(k.Names) > 0 {
-		words := map[string]bool{}
-		for _, c := range find(Known{Names: k.Names}) {
-			if f := foldString(text[c.s:c.e]); len(f) >= 3 && c.t == Name {
+	sc.known = d.compileKnown(&Known{Names: k.Names, MRNs: k.MRNs, BirthDate: k.BirthDate})
+	sc.cands = sc.cands[:0]
+	sc.detectKnown()
+	words := map[string]bool{}
+	for _, c := range sc.cands {
+		switch c.t {
+		case MRN:
+			m.MRN = true
+		case Date:
+			m.BirthDate = true
+		case Name:
+			if f := foldString(sc.text[c.s:c.e]); len(f) >= 3 {
 				words[f] = true
 			}
 		}
-		m.NameWords = len(words)
 	}
+	m.NameWords = len(words)
 	return m
 }
 
@@ -77,8 +80,9 @@ type Match struct {
 func (d *Detector) MatchPatient(text string, cands []Candidate) Match {
 	var out Match
 	var byMRN []string
+	sc := &scan{d: d, text: text}
 	for _, c := range cands {
-		m := d.Mentions(text, &c.Known)
+		m := d.mentions(sc, &c.Known)
 		if !m.Confident() {
 			continue
 		}

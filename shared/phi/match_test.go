@@ -2,7 +2,9 @@ package phi
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"healthprep.dev/shared/chart"
 )
@@ -49,5 +51,27 @@ func TestMatchPatient(t *testing.T) {
 				t.Errorf("MatchPatient = %q (confident %v), want %q (confident %v)", got.ID, got.Confident, tt.want, tt.wantConfident)
 			}
 		})
+	}
+}
+
+// BenchmarkMatchPatient2000 files one letter among 2,000 cached patients,
+// what the pipeline does for each document that arrives without one.
+func BenchmarkMatchPatient2000(b *testing.B) {
+	d := NewDetector(Options{})
+	cands := make([]Candidate, 2000)
+	for i := range cands {
+		cands[i] = Candidate{ID: sprintf("p%d", i), Known: Known{
+			Names:     []string{sprintf("Given%c Family%c%c", 'a'+i%26, 'a'+i/26%26, 'a'+i/676%26)},
+			MRNs:      []string{sprintf("%d", 10000000+i*7919)},
+			BirthDate: chart.D(1940+i%60, time.Month(1+i%12), 1+i%28),
+		}}
+	}
+	text := strings.Repeat("Colonoscopy performed; two small polyps were removed without complication. ", 40) +
+		"Patient MRN: " + cands[1234].Known.MRNs[0]
+	b.ResetTimer()
+	for b.Loop() {
+		if m := d.MatchPatient(text, cands); m.ID != "p1234" {
+			b.Fatalf("matched %q", m.ID)
+		}
 	}
 }
