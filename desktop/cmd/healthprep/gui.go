@@ -118,6 +118,7 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 
 	// The document pipeline works on the agent's handle too: scans in the
 	// watched folder are read while the window is locked.
+	cfg.Documents.OnStored = agent.Nudge
 	docs, err := startDocuments(ctx, cfg.Dir, p.local, cfg.Documents, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "healthprep: documents are off: %v\n", err)

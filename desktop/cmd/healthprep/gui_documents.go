@@ -31,6 +31,9 @@ type DocumentsConfig struct {
 	Workers int
 	// Tesseract is the tesseract executable; "" looks it up on PATH.
 	Tesseract string
+	// OnStored, when set, is called after each result is stored with its
+	// outbox entry (the window nudges the sync agent).
+	OnStored func()
 }
 
 func (c *DocumentsConfig) register(fs *flag.FlagSet) {
@@ -59,6 +62,22 @@ type lateEnqueuer struct{ p *docpipe.Pipeline }
 
 func (e *lateEnqueuer) Enqueue(ctx context.Context, job docpipe.Job) error {
 	return e.p.Enqueue(ctx, job)
+}
+
+// storedSink calls fn after next stores a result.
+type storedSink struct {
+	next docpipe.Sink
+	fn   func()
+}
+
+func (s storedSink) Store(ctx context.Context, r docpipe.Result) error {
+	if err := s.next.Store(ctx, r); err != nil {
+		return err
+	}
+	if s.fn != nil {
+		s.fn()
+	}
+	return nil
 }
 
 // restartBackoff bounds the wait before a failed service is restarted.
@@ -106,7 +125,7 @@ func startDocumentsWith(ctx context.Context, dir string, ls *localstore.Store, c
 	enq := &lateEnqueuer{}
 	src := pipeline.New(pipeline.Config{Queue: q, Originals: store, Pipeline: enq, Extractor: x, Filing: store})
 	p, err := docpipe.New(docpipe.Config{
-		Extractor: x, Queue: q, Loader: store, Sink: src.Sink(store),
+		Extractor: x, Queue: q, Loader: store, Sink: src.Sink(storedSink{store, cfg.OnStored}),
 		Filer:    localdoc.Matcher{Store: store, Detector: det},
 		Redactor: docpipe.PHIRedactor{Detector: det, Known: store.KnownFor},
 		Analyzer: &docpipe.Analyzer{Classifier: doctype.NewClassifier(), Evidence: doctype.NewFinder(lib)},

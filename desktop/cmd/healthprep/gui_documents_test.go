@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,7 +109,8 @@ func TestWindowDocumentPipeline(t *testing.T) {
 	}
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	docs, err := startDocumentsWith(ctx, dir, ls, DocumentsConfig{Workers: 1}, log, restartBackoff{10 * time.Millisecond, 100 * time.Millisecond})
+	var stored atomic.Int32
+	docs, err := startDocumentsWith(ctx, dir, ls, DocumentsConfig{Workers: 1, OnStored: func() { stored.Add(1) }}, log, restartBackoff{10 * time.Millisecond, 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("startDocuments: %v", err)
 	}
@@ -157,6 +159,9 @@ func TestWindowDocumentPipeline(t *testing.T) {
 	out, err := ls.Outbox(ctx, 100)
 	if err != nil || len(out) != 2 {
 		t.Fatalf("outbox = %d entries, %v; want one per document", len(out), err)
+	}
+	if n := stored.Load(); n != 2 {
+		t.Errorf("OnStored was called %d times, want 2 (once a result)", n)
 	}
 	for _, phi := range []string{"Smithfield", "88421973", "Okafor", "colonoscopy.png", "mammogram.png", "polyps"} {
 		if strings.Contains(logs.String(), phi) {
