@@ -72,6 +72,7 @@ var kindToWire = map[syncfeed.Kind]v1.SyncEntityKind{
 	syncfeed.KindOverride:         v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE,
 	syncfeed.KindDocumentResult:   v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_RESULT,
 	syncfeed.KindOverrideConflict: v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE_CONFLICT,
+	syncfeed.KindDocumentContent:  v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_CONTENT,
 }
 
 var pushKindFromWire = map[v1.SyncPushKind]syncfeed.PushKind{

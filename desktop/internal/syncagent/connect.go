@@ -22,7 +22,7 @@ const (
 	// APIProtocolVersion is sent in the Healthprep-Protocol-Version header.
 	APIProtocolVersion = 1
 	// SyncProtocolVersion is sent in every Pull and Push.
-	SyncProtocolVersion = 2
+	SyncProtocolVersion = 3
 )
 
 // Error metadata the cloud sets on refusals a client must act on (see
@@ -119,6 +119,7 @@ var kindFromWire = map[v1.SyncEntityKind]string{
 	v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE:          "override",
 	v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_RESULT:   "document_result",
 	v1.SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE_CONFLICT: "override_conflict",
+	v1.SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_CONTENT:  "document_content",
 }
 
 var pushKindToWire = map[string]v1.SyncPushKind{

@@ -48,21 +48,26 @@ const (
 	// Two people edited the same override from the same base: the change
 	// that lost, kept visible for a person to resolve. JSON. Since version 2.
 	SyncEntityKind_SYNC_ENTITY_KIND_OVERRIDE_CONFLICT SyncEntityKind = 9
+	// The original content of an Epic document (DocumentReference
+	// attachment), for the workstation's OCR and redaction. JSON. Since
+	// version 3.
+	SyncEntityKind_SYNC_ENTITY_KIND_DOCUMENT_CONTENT SyncEntityKind = 10
 )
 
 // Enum value maps for SyncEntityKind.
 var (
 	SyncEntityKind_name = map[int32]string{
-		0: "SYNC_ENTITY_KIND_UNSPECIFIED",
-		1: "SYNC_ENTITY_KIND_CONFIG",
-		2: "SYNC_ENTITY_KIND_SCREENING_TYPE",
-		3: "SYNC_ENTITY_KIND_APPOINTMENT",
-		4: "SYNC_ENTITY_KIND_PATIENT",
-		5: "SYNC_ENTITY_KIND_CHART_RESOURCE",
-		6: "SYNC_ENTITY_KIND_DOCUMENT",
-		7: "SYNC_ENTITY_KIND_OVERRIDE",
-		8: "SYNC_ENTITY_KIND_DOCUMENT_RESULT",
-		9: "SYNC_ENTITY_KIND_OVERRIDE_CONFLICT",
+		0:  "SYNC_ENTITY_KIND_UNSPECIFIED",
+		1:  "SYNC_ENTITY_KIND_CONFIG",
+		2:  "SYNC_ENTITY_KIND_SCREENING_TYPE",
+		3:  "SYNC_ENTITY_KIND_APPOINTMENT",
+		4:  "SYNC_ENTITY_KIND_PATIENT",
+		5:  "SYNC_ENTITY_KIND_CHART_RESOURCE",
+		6:  "SYNC_ENTITY_KIND_DOCUMENT",
+		7:  "SYNC_ENTITY_KIND_OVERRIDE",
+		8:  "SYNC_ENTITY_KIND_DOCUMENT_RESULT",
+		9:  "SYNC_ENTITY_KIND_OVERRIDE_CONFLICT",
+		10: "SYNC_ENTITY_KIND_DOCUMENT_CONTENT",
 	}
 	SyncEntityKind_value = map[string]int32{
 		"SYNC_ENTITY_KIND_UNSPECIFIED":       0,
@@ -75,6 +80,7 @@ var (
 		"SYNC_ENTITY_KIND_OVERRIDE":          7,
 		"SYNC_ENTITY_KIND_DOCUMENT_RESULT":   8,
 		"SYNC_ENTITY_KIND_OVERRIDE_CONFLICT": 9,
+		"SYNC_ENTITY_KIND_DOCUMENT_CONTENT":  10,
 	}
 )
 
@@ -165,6 +171,7 @@ const (
 	SyncProtocolVersion_SYNC_PROTOCOL_VERSION_UNSPECIFIED SyncProtocolVersion = 0
 	SyncProtocolVersion_SYNC_PROTOCOL_VERSION_1           SyncProtocolVersion = 1
 	SyncProtocolVersion_SYNC_PROTOCOL_VERSION_2           SyncProtocolVersion = 2
+	SyncProtocolVersion_SYNC_PROTOCOL_VERSION_3           SyncProtocolVersion = 3
 )
 
 // Enum value maps for SyncProtocolVersion.
@@ -173,11 +180,13 @@ var (
 		0: "SYNC_PROTOCOL_VERSION_UNSPECIFIED",
 		1: "SYNC_PROTOCOL_VERSION_1",
 		2: "SYNC_PROTOCOL_VERSION_2",
+		3: "SYNC_PROTOCOL_VERSION_3",
 	}
 	SyncProtocolVersion_value = map[string]int32{
 		"SYNC_PROTOCOL_VERSION_UNSPECIFIED": 0,
 		"SYNC_PROTOCOL_VERSION_1":           1,
 		"SYNC_PROTOCOL_VERSION_2":           2,
+		"SYNC_PROTOCOL_VERSION_3":           3,
 	}
 )
 
@@ -969,7 +978,7 @@ const file_healthprep_v1_sync_proto_rawDesc = "" +
 	"\fWatchRequest\".\n" +
 	"\rWatchResponse\x12\x1d\n" +
 	"\n" +
-	"latest_seq\x18\x01 \x01(\x03R\tlatestSeq*\xe5\x02\n" +
+	"latest_seq\x18\x01 \x01(\x03R\tlatestSeq*\x8c\x03\n" +
 	"\x0eSyncEntityKind\x12 \n" +
 	"\x1cSYNC_ENTITY_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SYNC_ENTITY_KIND_CONFIG\x10\x01\x12#\n" +
@@ -980,15 +989,18 @@ const file_healthprep_v1_sync_proto_rawDesc = "" +
 	"\x19SYNC_ENTITY_KIND_DOCUMENT\x10\x06\x12\x1d\n" +
 	"\x19SYNC_ENTITY_KIND_OVERRIDE\x10\a\x12$\n" +
 	" SYNC_ENTITY_KIND_DOCUMENT_RESULT\x10\b\x12&\n" +
-	"\"SYNC_ENTITY_KIND_OVERRIDE_CONFLICT\x10\t*I\n" +
+	"\"SYNC_ENTITY_KIND_OVERRIDE_CONFLICT\x10\t\x12%\n" +
+	"!SYNC_ENTITY_KIND_DOCUMENT_CONTENT\x10\n" +
+	"*I\n" +
 	"\x06SyncOp\x12\x17\n" +
 	"\x13SYNC_OP_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSYNC_OP_UPSERT\x10\x01\x12\x12\n" +
-	"\x0eSYNC_OP_DELETE\x10\x02*v\n" +
+	"\x0eSYNC_OP_DELETE\x10\x02*\x93\x01\n" +
 	"\x13SyncProtocolVersion\x12%\n" +
 	"!SYNC_PROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SYNC_PROTOCOL_VERSION_1\x10\x01\x12\x1b\n" +
-	"\x17SYNC_PROTOCOL_VERSION_2\x10\x02*\x8f\x01\n" +
+	"\x17SYNC_PROTOCOL_VERSION_2\x10\x02\x12\x1b\n" +
+	"\x17SYNC_PROTOCOL_VERSION_3\x10\x03*\x8f\x01\n" +
 	"\fSyncPushKind\x12\x1e\n" +
 	"\x1aSYNC_PUSH_KIND_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSYNC_PUSH_KIND_DOCUMENT_RESULT\x10\x01\x12\x1b\n" +
