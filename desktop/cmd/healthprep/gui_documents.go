@@ -91,6 +91,10 @@ var defaultBackoff = restartBackoff{time.Second, time.Minute}
 // The pipeline and the watched folder are supervised: each restarts after a
 // failure until Stop. Logs carry job IDs, counts and durations, never text
 // or file names.
+// syncedDocumentsEvery is how often the window looks for Epic documents
+// that sync delivered.
+const syncedDocumentsEvery = 5 * time.Second
+
 func startDocuments(ctx context.Context, dir string, ls *localstore.Store, cfg DocumentsConfig, log *slog.Logger) (*documents, error) {
 	return startDocumentsWith(ctx, dir, ls, cfg, log, defaultBackoff)
 }
@@ -143,9 +147,27 @@ func startDocumentsWith(ctx context.Context, dir string, ls *localstore.Store, c
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	d := &documents{Source: src, Store: store, Queue: q, x: x, cancel: cancel}
-	d.wg.Add(2)
+	// Epic documents arrive through sync (the agent has its own handle on
+	// the store) and wait in syncstore's pending list; drain it into the
+	// pipeline now and every few seconds.
+	drain := func(ctx context.Context) error {
+		t := time.NewTicker(syncedDocumentsEvery)
+		defer t.Stop()
+		for {
+			if _, err := store.DrainPending(ctx, p); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+	d.wg.Add(3)
 	go func() { defer d.wg.Done(); supervise(ctx, log, "document pipeline", p.Run, b) }()
 	go func() { defer d.wg.Done(); supervise(ctx, log, "watched folder", in.Run, b) }()
+	go func() { defer d.wg.Done(); supervise(ctx, log, "synced documents", drain, b) }()
 	return d, nil
 }
 

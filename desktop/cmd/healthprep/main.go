@@ -19,6 +19,13 @@
 //	                   or insecure-file-for-tests (0600 files in the
 //	                   profile, for headless Linux tests only)
 //
+// healthprep gui flags (besides the common ones):
+//
+//	-inbox DIR         the watched folder for scanned documents (default:
+//	                   inbox/ in the profile)
+//	-ocr-workers N     OCR workers (default: the number of cores)
+//	-tesseract PATH    the tesseract executable (default: from PATH)
+//
 // healthprep enrol -server URL -code CODE -name NAME
 //
 // healthprep agent flags:
