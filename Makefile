@@ -75,7 +75,7 @@ $(STAMPS)/protoc-gen-connect-go-%:
 	@mkdir -p $(STAMPS) && touch $@
 
 ## ---- the two commands ----
-.PHONY: test unit run test-keystore soak screenshots eval-docs smoke
+.PHONY: test unit run test-keystore soak screenshots eval-docs smoke build-windows
 test: deps lint unit test-keystore screenshots ## install what is needed, check lint and generated code, run every test
 
 unit: ## run the Go tests of every module (no installs)
@@ -101,6 +101,11 @@ smoke: deps ## end to end on loopback: Postgres, cloud, sandbox, a headless desk
 	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/healthprep-dev ./cmd/healthprep-sandbox
 	cd desktop && CGO_ENABLED=0 go build -o ../.run/bin/ ./cmd/healthprep
 	.run/bin/healthprep-dev -smoke -bin .run/bin $${SMOKE_DATA:+-data "$$SMOKE_DATA"}
+
+build-windows: ## cross-build the Windows desktop (Fyne, cgo via mingw; OCR through a tesseract.exe process) into .run/bin
+	@dpkg -s gcc-mingw-w64-x86-64 >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 >/dev/null; }
+	@mkdir -p .run/bin
+	cd desktop && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc go build -ldflags "-H=windowsgui -s -w" -o ../.run/bin/healthprep.exe ./cmd/healthprep
 
 soak: ## run the sync simulation over many more seeds (SEEDS=n, default 500000)
 	cd desktop/internal/syncagent && go test -count=1 -timeout 0 -run 'TestSimulation$$' -sim.seeds=$${SEEDS:-500000}
