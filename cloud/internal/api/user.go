@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"healthprep.dev/cloud/internal/org"
+	"healthprep.dev/cloud/internal/tenancy"
 	v1 "healthprep.dev/proto/gen/healthprep/v1"
 	c "healthprep.dev/proto/gen/healthprep/v1/healthprepv1connect"
 )
@@ -126,13 +127,9 @@ func (s *userServer) InviteUser(ctx context.Context, req *connect.Request[v1.Inv
 }
 
 func (s *userServer) ResendInvite(ctx context.Context, req *connect.Request[v1.ResendInviteRequest]) (*connect.Response[v1.ResendInviteResponse], error) {
-	o, err := targetOrg(ctx, req.Msg.GetOrgId())
+	o, id, err := s.orgAndID(ctx, req, req.Msg.GetOrgId(), "invite_id", req.Msg.GetInviteId())
 	if err != nil {
 		return nil, err
-	}
-	id, err := parseID("invite_id", req.Msg.GetInviteId())
-	if err != nil {
-		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	inv, err := s.users.ResendInvite(ctx, CallerFrom(ctx), o, id)
 	if err != nil {
@@ -142,13 +139,9 @@ func (s *userServer) ResendInvite(ctx context.Context, req *connect.Request[v1.R
 }
 
 func (s *userServer) CancelInvite(ctx context.Context, req *connect.Request[v1.CancelInviteRequest]) (*connect.Response[v1.CancelInviteResponse], error) {
-	o, err := targetOrg(ctx, req.Msg.GetOrgId())
+	o, id, err := s.orgAndID(ctx, req, req.Msg.GetOrgId(), "invite_id", req.Msg.GetInviteId())
 	if err != nil {
 		return nil, err
-	}
-	id, err := parseID("invite_id", req.Msg.GetInviteId())
-	if err != nil {
-		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	inv, err := s.users.CancelInvite(ctx, CallerFrom(ctx), o, id)
 	if err != nil {
@@ -158,13 +151,9 @@ func (s *userServer) CancelInvite(ctx context.Context, req *connect.Request[v1.C
 }
 
 func (s *userServer) ChangeUserRole(ctx context.Context, req *connect.Request[v1.ChangeUserRoleRequest]) (*connect.Response[v1.ChangeUserRoleResponse], error) {
-	o, err := targetOrg(ctx, req.Msg.GetOrgId())
+	o, id, err := s.orgAndID(ctx, req, req.Msg.GetOrgId(), "user_id", req.Msg.GetUserId())
 	if err != nil {
 		return nil, err
-	}
-	id, err := parseID("user_id", req.Msg.GetUserId())
-	if err != nil {
-		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	role, err := roleFromWire(req.Msg.GetRole())
 	if err != nil {
@@ -181,13 +170,9 @@ func (s *userServer) ChangeUserRole(ctx context.Context, req *connect.Request[v1
 }
 
 func (s *userServer) DeactivateUser(ctx context.Context, req *connect.Request[v1.DeactivateUserRequest]) (*connect.Response[v1.DeactivateUserResponse], error) {
-	o, err := targetOrg(ctx, req.Msg.GetOrgId())
+	o, id, err := s.orgAndID(ctx, req, req.Msg.GetOrgId(), "user_id", req.Msg.GetUserId())
 	if err != nil {
 		return nil, err
-	}
-	id, err := parseID("user_id", req.Msg.GetUserId())
-	if err != nil {
-		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	u, err := s.users.Deactivate(ctx, CallerFrom(ctx), o, id)
 	if err != nil {
@@ -197,17 +182,29 @@ func (s *userServer) DeactivateUser(ctx context.Context, req *connect.Request[v1
 }
 
 func (s *userServer) RevokeUserSessions(ctx context.Context, req *connect.Request[v1.RevokeUserSessionsRequest]) (*connect.Response[v1.RevokeUserSessionsResponse], error) {
-	o, err := targetOrg(ctx, req.Msg.GetOrgId())
+	o, id, err := s.orgAndID(ctx, req, req.Msg.GetOrgId(), "user_id", req.Msg.GetUserId())
 	if err != nil {
 		return nil, err
-	}
-	id, err := parseID("user_id", req.Msg.GetUserId())
-	if err != nil {
-		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	n, err := s.users.RevokeSessions(ctx, CallerFrom(ctx), o, id)
 	if err != nil {
 		return nil, s.errs.wire(ctx, req.Spec().Procedure, err)
 	}
 	return connect.NewResponse(&v1.RevokeUserSessionsResponse{RevokedCount: int32(n)}), nil
+}
+
+// orgAndID reads the organisation a request targets and the ID it names,
+// the first two steps of every handler that acts on one user or invite. A
+// refused organisation keeps its own Connect error; a malformed ID becomes
+// InvalidArgument naming field.
+func (s *userServer) orgAndID(ctx context.Context, req connect.AnyRequest, orgID, field, id string) (tenancy.OrgID, uuid.UUID, error) {
+	o, err := targetOrg(ctx, orgID)
+	if err != nil {
+		return tenancy.OrgID{}, uuid.UUID{}, err
+	}
+	u, err := parseID(field, id)
+	if err != nil {
+		return tenancy.OrgID{}, uuid.UUID{}, s.errs.wire(ctx, req.Spec().Procedure, err)
+	}
+	return o, u, nil
 }
