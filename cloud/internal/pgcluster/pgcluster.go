@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -239,7 +240,11 @@ func (c *Cluster) SuperuserPassword() string { return c.cfg.Password }
 
 // DSN is a connection string for database db as user with password.
 func (c *Cluster) DSN(db, user, password string) string {
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", user, password, c.cfg.Port, db)
+	// User and password are escaped: a generated password may hold '/',
+	// '+' or '@', which would otherwise break the URL.
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password),
+		Host: fmt.Sprintf("127.0.0.1:%d", c.cfg.Port), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 // SuperDSN connects to db as the bootstrap superuser. Only harnesses and
