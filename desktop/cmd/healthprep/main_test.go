@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +57,18 @@ func start(t *testing.T, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = io.Discard
+	// Its standard error is kept and shown when the test fails, so a
+	// process that dies early says why.
+	var stderr bytes.Buffer
+	lw := &lockedWriter{w: &stderr}
+	cmd.Stderr = lw
+	t.Cleanup(func() {
+		if t.Failed() {
+			lw.mu.Lock()
+			defer lw.mu.Unlock()
+			t.Logf("%s stderr:\n%s", filepath.Base(bin), stderr.String())
+		}
+	})
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -264,4 +276,17 @@ func converged(t *testing.T, cloudFile string, pf profileFlags, ids []string) st
 		}
 	}
 	return ""
+}
+
+// lockedWriter serialises writes from the process's stderr copier with the
+// final read in t.Cleanup.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
