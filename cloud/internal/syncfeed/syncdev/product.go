@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,7 +85,10 @@ func loadProductState(dir string) (*productState, bool, error) {
 }
 
 func (s *productState) appDSN() string {
-	return fmt.Sprintf("postgres://syncdev_app:%s@127.0.0.1:%d/healthprep?sslmode=disable", s.AppPassword, s.PGPort)
+	// The password is escaped: a generated one may hold '/', '+' or '@'.
+	u := url.URL{Scheme: "postgres", User: url.UserPassword("syncdev_app", s.AppPassword),
+		Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.PGPort)), Path: "/healthprep", RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 func (s *productState) keys() (*envelope.Keys, error) {
