@@ -6,9 +6,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"healthprep.dev/cloud/internal/awsconf"
 )
 
 // AWSOptions configure the Secrets Manager provider.
@@ -32,17 +33,9 @@ type AWS struct {
 
 // NewAWS builds the provider. It makes no network call.
 func NewAWS(ctx context.Context, o AWSOptions) (*AWS, error) {
-	var cfg aws.Config
-	if o.Config != nil {
-		cfg = *o.Config
-	} else {
-		var err error
-		if cfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("loading AWS configuration: %w", err)
-		}
-	}
-	if o.Region != "" {
-		cfg.Region = o.Region
+	cfg, err := awsconf.Load(ctx, o.Config, o.Region)
+	if err != nil {
+		return nil, err
 	}
 	client := secretsmanager.NewFromConfig(cfg, func(opt *secretsmanager.Options) {
 		if o.Endpoint != "" {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"healthprep.dev/cloud/internal/awsconf"
 )
 
 // AWSOptions configure AWSKMS.
@@ -36,17 +37,9 @@ func NewAWSKMS(ctx context.Context, o AWSOptions) (*AWSKMS, error) {
 	if o.KeyID == "" {
 		return nil, errors.New("envelope: AWS KMS needs a key id")
 	}
-	var cfg aws.Config
-	if o.Config != nil {
-		cfg = *o.Config
-	} else {
-		var err error
-		if cfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("loading AWS configuration: %w", err)
-		}
-	}
-	if o.Region != "" {
-		cfg.Region = o.Region
+	cfg, err := awsconf.Load(ctx, o.Config, o.Region)
+	if err != nil {
+		return nil, err
 	}
 	client := kms.NewFromConfig(cfg, func(opt *kms.Options) {
 		if o.Endpoint != "" {
