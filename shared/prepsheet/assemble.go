@@ -38,6 +38,7 @@ func Assemble(in Input) (Sheet, error) {
 	s := Sheet{AsOf: asOf, GeneratedAt: now, TimeZone: loc.String()}
 	s.Header = header(in.Patient, in.Appointment, asOf, loc)
 	s.Screenings, s.Superseded = checklist(in.Screenings)
+	evidencePages(s.Screenings, in.Documents)
 	s.Conditions = conditions(in.Conditions, asOf)
 
 	s.Labs = Section{Category: Lab, Title: "Recent labs", Months: lb.LabsMonths}
@@ -309,7 +310,82 @@ func evidenceLine(ev screening.Evidence) EvidenceLine {
 		}
 		what = role + ": " + what
 	}
-	return EvidenceLine{Role: ev.Role, Source: ev.Source, Date: ev.Date, Description: strings.TrimSpace(what)}
+	line := EvidenceLine{Role: ev.Role, Source: ev.Source, Date: ev.Date, Description: strings.TrimSpace(what), Rule: ev.Rule}
+	switch {
+	case ev.Phrase != "":
+		line.Kind = EvidenceDocument
+		line.DocumentID = strings.TrimPrefix(ev.Source, DocumentRefPrefix)
+		line.DocumentTitle, line.Phrase = ev.Document, ev.Phrase
+	case ev.Role == screening.RoleOverride:
+		line.Kind = EvidenceOverride
+	default:
+		line.Kind = EvidenceCoded
+		line.ItemKind, line.Display = ev.Kind, ev.Text
+		if ev.Code != nil {
+			line.System, line.Code = ev.Code.System, ev.Code.Code
+		}
+		if ev.Quantity != nil {
+			q := *ev.Quantity
+			line.Value, line.Unit = &q, ev.Unit
+		}
+	}
+	return line
+}
+
+// evidencePages sets the Page of the document evidence lines of items:
+// the page (pages are separated by form feeds) of the first mention of
+// the line's phrase in its document's text, with the polarity its role
+// implies (affirmed, or refused for a refusal) or, failing that, any.
+// Lines whose document is not in docs, or whose phrase is not in its text
+// (only in its title), keep Page 0. Each document is read once.
+func evidencePages(items []ScreeningItem, docs []chart.Document) {
+	if len(docs) == 0 {
+		return
+	}
+	byDoc := map[string][]*EvidenceLine{}
+	for i := range items {
+		for j := range items[i].Evidence {
+			if ev := &items[i].Evidence[j]; ev.Kind == EvidenceDocument && ev.Phrase != "" {
+				byDoc[ev.Source] = append(byDoc[ev.Source], ev)
+			}
+		}
+	}
+	for _, d := range docs {
+		lines, ok := byDoc[d.Ref]
+		if !ok {
+			continue
+		}
+		delete(byDoc, d.Ref) // a record's references are unique; the first wins
+		var phrases []string
+		for _, ev := range lines {
+			if !slices.Contains(phrases, ev.Phrase) {
+				phrases = append(phrases, ev.Phrase)
+			}
+		}
+		ms := screening.NewPhraseMatcher(phrases...).Find(d.Text)
+		for _, ev := range lines {
+			want := screening.Affirmed
+			if ev.Role == screening.RoleRefusal {
+				want = screening.Refused
+			}
+			at := -1
+			for _, m := range ms {
+				if m.Phrase != ev.Phrase {
+					continue
+				}
+				if m.Polarity == want {
+					at = m.Start
+					break
+				}
+				if at < 0 {
+					at = m.Start
+				}
+			}
+			if at >= 0 {
+				ev.Page = 1 + strings.Count(d.Text[:at], "\f")
+			}
+		}
+	}
 }
 
 // conditions lists the conditions active on asOf: not recorded in error or

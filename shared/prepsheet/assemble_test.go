@@ -439,3 +439,78 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+func TestEvidenceLineFields(t *testing.T) {
+	t.Parallel()
+	loc := chicago(t)
+	a1c := 9.4
+	// The clinic note's pages are separated by form feeds: page 1 says the
+	// PHQ-9 was not done (negated, not the evidence), page 3 affirms it.
+	note := chart.Document{Ref: "DocumentReference/note-2024-11", Title: "Clinic note", Date: d(2024, 11, 20),
+		Text: "Page 1 of 3. PHQ-9 not done at intake.\fVitals reviewed, see page 1.\fPHQ-9 completed, score 4."}
+	refusal := chart.Document{Ref: "DocumentReference/letter-7", Title: "Outside letter", Date: d(2024, 5, 2),
+		Text: "Colonoscopy report attached.\fPatient declined colonoscopy."}
+	tests := []struct {
+		name string
+		docs []chart.Document
+		id   string // screening
+		line int    // evidence line of the screening
+		want prepsheet.EvidenceLine
+	}{
+		{"coded result with a value", nil, "a1c-diabetic", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleCompletion, Source: "Observation/a1c-2024-12", Date: d(2024, 12, 1),
+			Description: "Hemoglobin A1c (LOINC 4548-4): 9.4 %", Kind: prepsheet.EvidenceCoded,
+			ItemKind: chart.Observation, System: chart.LOINC, Code: "4548-4", Display: "Hemoglobin A1c", Value: &a1c, Unit: "%"}},
+		{"coded exclusion", nil, "cervical", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleExclusion, Source: "Procedure/hyst-2015", Date: d(2015, 6, 2),
+			Description: "exclusion: Total hysterectomy (SNOMED 116140006)", Kind: prepsheet.EvidenceCoded,
+			ItemKind: chart.Procedure, System: chart.SNOMED, Code: "116140006", Display: "Total hysterectomy"}},
+		{"document match on page 3", []chart.Document{refusal, note}, "depression", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleCompletion, Source: "DocumentReference/note-2024-11", Date: d(2024, 11, 20),
+			Description: `"PHQ-9" in Clinic note`, Kind: prepsheet.EvidenceDocument,
+			DocumentID: "note-2024-11", DocumentTitle: "Clinic note", Phrase: "PHQ-9", Page: 3}},
+		{"document not given: page unknown", nil, "depression", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleCompletion, Source: "DocumentReference/note-2024-11", Date: d(2024, 11, 20),
+			Description: `"PHQ-9" in Clinic note`, Kind: prepsheet.EvidenceDocument,
+			DocumentID: "note-2024-11", DocumentTitle: "Clinic note", Phrase: "PHQ-9"}},
+		{"phrase only in the title: page unknown", []chart.Document{{Ref: note.Ref, Title: "PHQ-9", Text: "Nothing here."}}, "depression", 0,
+			prepsheet.EvidenceLine{Role: screening.RoleCompletion, Source: "DocumentReference/note-2024-11", Date: d(2024, 11, 20),
+				Description: `"PHQ-9" in Clinic note`, Kind: prepsheet.EvidenceDocument,
+				DocumentID: "note-2024-11", DocumentTitle: "Clinic note", Phrase: "PHQ-9"}},
+		{"refusal: the refused mention's page", []chart.Document{refusal}, "colorectal", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleRefusal, Rule: "colonoscopy", Source: "DocumentReference/letter-7", Date: d(2024, 5, 2),
+			Description: `refusal: "colonoscopy" in Outside letter`, Kind: prepsheet.EvidenceDocument,
+			DocumentID: "letter-7", DocumentTitle: "Outside letter", Phrase: "colonoscopy", Page: 2}},
+		{"override", nil, "tobacco", 0, prepsheet.EvidenceLine{
+			Role: screening.RoleOverride, Rule: "postponed", Source: "override", Date: d(2025, 4, 10),
+			Description: "override (postponed): Dr. Priya Patel: patient request", Kind: prepsheet.EvidenceOverride}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := prepsheettest.Typical(loc)
+			in.Documents = tt.docs
+			for i, r := range in.Screenings {
+				if r.ID == "colorectal" {
+					r.Evidence = append(slices.Clone(r.Evidence), screening.Evidence{Role: screening.RoleRefusal, Rule: "colonoscopy",
+						Source: refusal.Ref, Document: refusal.Title, Phrase: "colonoscopy", Date: refusal.Date})
+					in.Screenings[i] = r
+				}
+			}
+			s := assemble(t, in)
+			for _, it := range s.Screenings {
+				if it.ID != tt.id {
+					continue
+				}
+				if tt.line >= len(it.Evidence) {
+					t.Fatalf("%s has %d evidence lines, want line %d", tt.id, len(it.Evidence), tt.line)
+				}
+				if got := it.Evidence[tt.line]; !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("got  %+v\nwant %+v", got, tt.want)
+				}
+				return
+			}
+			t.Fatalf("no screening %s", tt.id)
+		})
+	}
+}

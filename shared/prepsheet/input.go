@@ -28,6 +28,12 @@ type Input struct {
 	// Lookback is the organisation's window per section; zero fields take
 	// the defaults (see DefaultLookback).
 	Lookback Lookback
+	// Documents are the chart's documents (the record's, in any order),
+	// looked up by Ref. Assemble reads them only to find the page of each
+	// document evidence line's phrase: the text's pages are separated by
+	// form feeds, as the document pipeline writes them. Without them the
+	// lines' Page is 0 (unknown).
+	Documents []chart.Document
 	// AsOf is when the sheet is assembled; its calendar date in Location is
 	// the as-of date. It must not be zero.
 	AsOf time.Time

@@ -118,13 +118,61 @@ type ScreeningItem struct {
 }
 
 // EvidenceLine is one piece of evidence behind a screening status: where
-// it is in the chart (Source), its date and a short description.
+// it is in the chart (Source), its date and a short description for
+// people, and the same facts as fields for programs (the desktop's
+// drill-down opens a document's page or shows a code from them, never
+// from the description).
 type EvidenceLine struct {
 	Role        screening.Role `json:"role"`
 	Source      string         `json:"source"`
 	Date        chart.Date     `json:"date,omitzero"`
 	Description string         `json:"description"`
+
+	// Kind says what the evidence is: a coded chart item, a phrase in a
+	// document or a person's override. It is "" only in sheets made before
+	// evidence carried its fields.
+	Kind EvidenceKind `json:"kind,omitempty"`
+	// Rule is the screening type's evidence rule, exclusion or trigger
+	// that matched, or the override's kind ("postponed").
+	Rule string `json:"rule,omitempty"`
+
+	// For EvidenceCoded: the item's kind in the chart, its code and code
+	// system, its display text, and its numeric result with its unit when
+	// it has one (Value is nil otherwise).
+	ItemKind chart.Kind `json:"item_kind,omitempty"`
+	System   string     `json:"system,omitempty"`
+	Code     string     `json:"code,omitempty"`
+	Display  string     `json:"display,omitempty"`
+	Value    *float64   `json:"value,omitempty"`
+	Unit     string     `json:"unit,omitempty"`
+
+	// For EvidenceDocument: the document's ID (Source without its
+	// "DocumentReference/" prefix) and title, the phrase that matched (as
+	// the screening library spells it) and the page it is on, from 1. Page
+	// is 0 when unknown: the document's text was not given to Assemble, or
+	// the phrase is only in the document's title.
+	DocumentID    string `json:"document_id,omitempty"`
+	DocumentTitle string `json:"document_title,omitempty"`
+	Phrase        string `json:"phrase,omitempty"`
+	Page          int    `json:"page,omitempty"`
 }
+
+// EvidenceKind is what an evidence line points at.
+type EvidenceKind string
+
+// The evidence kinds.
+const (
+	// EvidenceCoded: a coded chart item (procedure, observation, ...).
+	EvidenceCoded EvidenceKind = "coded"
+	// EvidenceDocument: a phrase in a document.
+	EvidenceDocument EvidenceKind = "document"
+	// EvidenceOverride: a per-patient override recorded by a person.
+	EvidenceOverride EvidenceKind = "override"
+)
+
+// DocumentRefPrefix is how a document's chart reference begins
+// ("DocumentReference/<id>").
+const DocumentRefPrefix = "DocumentReference/"
 
 // SupersededNote records a screening variant replaced by a more specific
 // one; it is shown as a footnote, never as a checklist item.
