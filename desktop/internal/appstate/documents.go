@@ -231,35 +231,36 @@ func tokens(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
-// DocumentEvidence reports whether ev is a document mention, with the
-// phrase that matched. Prep sheets describe a mention as `"phrase" in
-// Title` (after the role, for exclusions and the like; see prepsheet's
-// evidence lines); its Source is the document's chart reference.
-func DocumentEvidence(ev prepsheet.EvidenceLine) (phrase string, ok bool) {
-	if !strings.HasPrefix(ev.Source, "DocumentReference/") {
-		return "", false
+// IsDocumentEvidence reports whether ev is a mention of a phrase in a
+// document, whose drill-down is the document's page.
+func IsDocumentEvidence(ev prepsheet.EvidenceLine) bool {
+	return ev.Kind == prepsheet.EvidenceDocument && ev.DocumentID != ""
+}
+
+// EvidencePageImage returns the redacted page of a document mention:
+// the line's page, or, when the sheet did not know it (Page 0), the page
+// src finds the line's phrase on. It fails with ErrNoPageImage when the
+// document is not on this workstation.
+func EvidencePageImage(ctx context.Context, src DocumentSource, ev prepsheet.EvidenceLine) (PageImage, error) {
+	if src == nil || !IsDocumentEvidence(ev) {
+		return PageImage{}, ErrNoPageImage
 	}
-	i := strings.IndexByte(ev.Description, '"')
-	if i < 0 {
-		return "", false
+	id, page := ev.DocumentID, ev.Page
+	if page < 1 {
+		var err error
+		if id, page, err = src.EvidencePage(ctx, prepsheet.DocumentRefPrefix+ev.DocumentID, ev.Phrase); err != nil {
+			return PageImage{}, err
+		}
 	}
-	q, err := strconv.QuotedPrefix(ev.Description[i:])
-	if err != nil {
-		return "", false
-	}
-	p, err := strconv.Unquote(q)
-	if err != nil || p == "" {
-		return "", false
-	}
-	return p, true
+	return src.Page(ctx, id, page)
 }
 
 // EvidenceDetail is a labelled line of the evidence detail dialog.
 type EvidenceDetail struct{ Label, Value string }
 
 // EvidenceDetails are the lines shown for a coded evidence item: what it
-// is (with its code and code system), its date and where it is in the
-// chart.
+// is, its code and code system, its result when it has one, what it
+// counts as, its date and where it is in the chart.
 func EvidenceDetails(ev prepsheet.EvidenceLine) []EvidenceDetail {
 	date := ev.Date.String()
 	if date == "" {
@@ -269,12 +270,22 @@ func EvidenceDetails(ev prepsheet.EvidenceLine) []EvidenceDetail {
 	if role == "" {
 		role = "completion"
 	}
-	return []EvidenceDetail{
-		{"Evidence", ev.Description},
-		{"Counts as", role},
-		{"Date", date},
-		{"Source", ev.Source},
+	what := ev.Display
+	if what == "" {
+		what = ev.Description
 	}
+	out := []EvidenceDetail{{"Evidence", what}}
+	if ev.Code != "" {
+		out = append(out, EvidenceDetail{"Code", strings.TrimSpace(ev.System + " " + ev.Code)})
+	}
+	if ev.Value != nil {
+		out = append(out, EvidenceDetail{"Result", strings.TrimSpace(strconv.FormatFloat(*ev.Value, 'f', -1, 64) + " " + ev.Unit)})
+	}
+	return append(out,
+		EvidenceDetail{"Counts as", role},
+		EvidenceDetail{"Date", date},
+		EvidenceDetail{"Source", ev.Source},
+	)
 }
 
 // Printer sends a saved PDF to a printer: the system's print dialog or

@@ -1,11 +1,15 @@
 package appstate_test
 
 import (
+	"context"
+	"errors"
 	"image"
 	"slices"
+	"strings"
 	"testing"
 
 	"healthprep.dev/desktop/internal/appstate"
+	"healthprep.dev/shared/chart"
 	"healthprep.dev/shared/prepsheet"
 	"healthprep.dev/shared/screening"
 )
@@ -38,22 +42,96 @@ func TestHighlight(t *testing.T) {
 	}
 }
 
-func TestDocumentEvidence(t *testing.T) {
+// pagesSource is a DocumentSource over documents given as page texts; it
+// counts the phrase lookups it was asked for.
+type pagesSource struct {
+	appstate.DocumentSource // the lists are not used here
+	docs                    map[string][]string
+	lookups                 int
+}
+
+func (s *pagesSource) EvidencePage(_ context.Context, source, phrase string) (string, int, error) {
+	s.lookups++
+	id := strings.TrimPrefix(source, "DocumentReference/")
+	pages, ok := s.docs[id]
+	if !ok {
+		return "", 0, appstate.ErrNoPageImage
+	}
+	for i, p := range pages {
+		if strings.Contains(strings.ToLower(p), strings.ToLower(phrase)) {
+			return id, i + 1, nil
+		}
+	}
+	return id, 1, nil
+}
+
+func (s *pagesSource) Page(_ context.Context, id string, page int) (appstate.PageImage, error) {
+	pages, ok := s.docs[id]
+	if !ok || page < 1 || page > len(pages) {
+		return appstate.PageImage{}, appstate.ErrNoPageImage
+	}
+	return appstate.PageImage{DocumentID: id, Page: page, Words: []appstate.PageWord{{Text: pages[page-1], Line: 1}}}, nil
+}
+
+func TestEvidencePageImage(t *testing.T) {
 	t.Parallel()
+	doc := func(id, phrase string, page int, description string) prepsheet.EvidenceLine {
+		return prepsheet.EvidenceLine{Kind: prepsheet.EvidenceDocument, Source: "DocumentReference/" + id, DocumentID: id,
+			Phrase: phrase, Page: page, Description: description}
+	}
 	tests := []struct {
-		ev         prepsheet.EvidenceLine
-		wantPhrase string
-		wantOK     bool
+		name        string
+		ev          prepsheet.EvidenceLine
+		wantPage    int
+		wantLookups int
+		wantErr     error
 	}{
-		{prepsheet.EvidenceLine{Source: "DocumentReference/letter-1", Description: `"colonoscopy" in Outside consult letter`}, "colonoscopy", true},
-		{prepsheet.EvidenceLine{Role: screening.RoleExclusion, Source: "DocumentReference/x", Description: `exclusion: "total colectomy" in Op note`}, "total colectomy", true},
-		{prepsheet.EvidenceLine{Source: "Procedure/p1", Description: "Colonoscopy (SNOMED 73761001)"}, "", false},
-		{prepsheet.EvidenceLine{Source: "DocumentReference/x", Description: "Outside letter"}, "", false},
+		{"the line's page", doc("fax", "mammogram", 3, `"mammogram" in Fax`), 3, 0, nil},
+		// The description names another page and quotes another phrase:
+		// only the fields count.
+		{"misleading description", doc("fax", "mammogram", 2, `"colonoscopy" in Fax "see page 3", page 1 of 3`), 2, 0, nil},
+		{"page unknown: looked up by phrase", doc("fax", "colonoscopy", 0, `"mammogram" on page 3`), 1, 1, nil},
+		{"document not here", doc("other", "mammogram", 1, `"mammogram" in Other`), 0, 0, appstate.ErrNoPageImage},
+		{"page out of range", doc("fax", "mammogram", 9, `"mammogram" in Fax`), 0, 0, appstate.ErrNoPageImage},
+		{"coded evidence has no page", prepsheet.EvidenceLine{Kind: prepsheet.EvidenceCoded, Source: "Procedure/p1",
+			Description: `"fax" page 2`}, 0, 0, appstate.ErrNoPageImage},
 	}
 	for _, tt := range tests {
-		p, ok := appstate.DocumentEvidence(tt.ev)
-		if p != tt.wantPhrase || ok != tt.wantOK {
-			t.Errorf("DocumentEvidence(%q) = %q, %v; want %q, %v", tt.ev.Description, p, ok, tt.wantPhrase, tt.wantOK)
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := &pagesSource{docs: map[string][]string{"fax": {"Colonoscopy 2019 normal", "Mammogram 2024 BI-RADS 1", "Mammogram 2022"}}}
+			got, err := appstate.EvidencePageImage(context.Background(), src, tt.ev)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if got.Page != tt.wantPage || src.lookups != tt.wantLookups {
+				t.Errorf("page %d after %d lookups, want page %d after %d", got.Page, src.lookups, tt.wantPage, tt.wantLookups)
+			}
+		})
+	}
+}
+
+func TestEvidenceDetails(t *testing.T) {
+	t.Parallel()
+	a1c := 9.4
+	tests := []struct {
+		name string
+		ev   prepsheet.EvidenceLine
+		want []appstate.EvidenceDetail
+	}{
+		{"coded result", prepsheet.EvidenceLine{Role: screening.RoleCompletion, Source: "Observation/a1c", Date: chart.D(2024, 12, 1),
+			Description: "Hemoglobin A1c (LOINC 4548-4): 9.4 %", Kind: prepsheet.EvidenceCoded, System: chart.LOINC, Code: "4548-4",
+			Display: "Hemoglobin A1c", Value: &a1c, Unit: "%"},
+			[]appstate.EvidenceDetail{{"Evidence", "Hemoglobin A1c"}, {"Code", "LOINC 4548-4"}, {"Result", "9.4 %"},
+				{"Counts as", "completion"}, {"Date", "2024-12-01"}, {"Source", "Observation/a1c"}}},
+		{"override", prepsheet.EvidenceLine{Role: screening.RoleOverride, Source: "override", Kind: prepsheet.EvidenceOverride,
+			Description: "override (refused): Dr. A: patient declined"},
+			[]appstate.EvidenceDetail{{"Evidence", "override (refused): Dr. A: patient declined"},
+				{"Counts as", "override"}, {"Date", "undated"}, {"Source", "override"}}},
+	}
+	for _, tt := range tests {
+		if got := appstate.EvidenceDetails(tt.ev); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

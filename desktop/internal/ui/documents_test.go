@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"image/color"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
-
-	"healthprep.dev/desktop/internal/appstate"
 )
 
 // withDocuments wires the demo documents, and a file dialog that answers
@@ -167,84 +164,6 @@ func TestReviewLowConfidencePage(t *testing.T) {
 	if s.viewer.shown != nil {
 		t.Error("the reviewed page is still shown")
 	}
-}
-
-// sheetWithDocumentEvidence opens the first demo sheet citing a document.
-func (b *bundle) sheetWithDocumentEvidence() (*checkRow, int) {
-	b.t.Helper()
-	ctx := context.Background()
-	for _, r := range b.clinic.Records {
-		for _, appt := range r.Appointments {
-			id := strings.TrimPrefix(appt.Ref, "Appointment/")
-			s, err := b.clinic.Source.Sheet(ctx, id)
-			if err != nil {
-				b.t.Fatal(err)
-			}
-			for _, it := range s.Screenings {
-				for i, ev := range it.Evidence {
-					if _, ok := appstate.DocumentEvidence(ev); ok {
-						b.ui.main.sheet.open(appstate.Row{AppointmentID: id, Name: "patient"})
-						b.wait()
-						return b.ui.main.sheet.checks[it.ID], i
-					}
-				}
-			}
-		}
-	}
-	b.t.Fatal("no demo sheet cites a document")
-	return nil, 0
-}
-
-func TestEvidenceOpensHighlightedPage(t *testing.T) {
-	b := setup(t, withDocuments)
-	b.signIn()
-	row, i := b.sheetWithDocumentEvidence()
-	test.Tap(row.showEv)
-	test.Tap(row.evButtons[i])
-	b.wait()
-	ev := b.ui.lastEvidence
-	if ev == nil || ev.view.shown == nil {
-		t.Fatalf("no page shown for %q", row.item.Evidence[i].Description)
-	}
-	if len(ev.view.highlights) != 1 || !strings.Contains(ev.view.note.Text, `"colonoscopy" highlighted`) {
-		t.Fatalf("highlights %v, note %q; want one box around the phrase", ev.view.highlights, ev.view.note.Text)
-	}
-	// The box is drawn on the page: its frame in dark orange, its inside
-	// tinted yellow.
-	box := ev.view.highlights[0].Inset(-4)
-	if got := color.NRGBAModel.Convert(ev.view.shown.At(box.Min.X+1, box.Min.Y+1)).(color.NRGBA); got != highlightEdge {
-		t.Errorf("frame pixel %v, want %v", got, highlightEdge)
-	}
-	inside := color.NRGBAModel.Convert(ev.view.shown.At(box.Min.X+5, box.Min.Y+5)).(color.NRGBA)
-	if !(inside.R > inside.B+40 && inside.G > inside.B+40) {
-		t.Errorf("inside pixel %v, want a yellow tint", inside)
-	}
-}
-
-func TestCodedEvidenceShowsDetails(t *testing.T) {
-	b := setup(t, withDocuments)
-	b.signIn()
-	b.ui.main.list.Select(0)
-	b.wait()
-	for _, c := range b.ui.main.sheet.checks {
-		for i, ev := range c.item.Evidence {
-			if _, ok := appstate.DocumentEvidence(ev); ok || ev.Source == "override" {
-				continue
-			}
-			test.Tap(c.evButtons[i])
-			f := b.ui.lastDetails
-			if f == nil || len(f.Items) != 4 {
-				t.Fatalf("details form %+v, want 4 lines", f)
-			}
-			for j, want := range []string{ev.Description, string(ev.Role), ev.Date.String(), ev.Source} {
-				if got := labelText(f.Items[j].Widget); !strings.Contains(got, strings.ReplaceAll(want, "_", " ")) {
-					t.Errorf("%s = %q, want %q", f.Items[j].Text, got, want)
-				}
-			}
-			return
-		}
-	}
-	t.Fatal("the first sheet has no coded evidence")
 }
 
 func TestPrintOffersPrinterAndRecordsOutbox(t *testing.T) {

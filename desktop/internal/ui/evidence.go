@@ -15,12 +15,13 @@ import (
 
 // evidenceRow is one evidence line of a screening with its drill-down: a
 // document mention opens the redacted page with the phrase highlighted,
-// coded evidence shows its code, system, date and source.
+// coded evidence shows its code, system, value, date and source. Both
+// read the line's fields, never its description.
 func (a *App) evidenceRow(ev prepsheet.EvidenceLine) (fyne.CanvasObject, *widget.Button) {
 	l := wrapped(fmt.Sprintf("%s: %s", ev.Role, prepsheet.EvidenceText(ev)))
 	var b *widget.Button
-	if phrase, ok := appstate.DocumentEvidence(ev); ok {
-		b = widget.NewButtonWithIcon("Page", theme.FileImageIcon(), func() { a.openEvidencePage(ev, phrase) })
+	if appstate.IsDocumentEvidence(ev) {
+		b = widget.NewButtonWithIcon("Page", theme.FileImageIcon(), func() { a.openEvidencePage(ev) })
 		if a.d.Documents == nil {
 			b.Disable()
 		}
@@ -36,9 +37,10 @@ type evidencePage struct {
 	view *pageView
 }
 
-// openEvidencePage finds the page of a document mention and shows it with
-// the phrase highlighted.
-func (a *App) openEvidencePage(ev prepsheet.EvidenceLine, phrase string) {
+// openEvidencePage shows the page of a document mention with its phrase
+// highlighted: the line's page, or, for a line whose page is unknown, the
+// page the document source finds the phrase on.
+func (a *App) openEvidencePage(ev prepsheet.EvidenceLine) {
 	a.touch()
 	view := newPageView()
 	view.img.SetMinSize(fyne.NewSize(560, 680))
@@ -49,19 +51,13 @@ func (a *App) openEvidencePage(ev prepsheet.EvidenceLine, phrase string) {
 	a.lastEvidence = &evidencePage{dlg: dlg, view: view}
 	src := a.d.Documents
 	a.d.Go(func() {
-		img, err := func() (appstate.PageImage, error) {
-			id, page, err := src.EvidencePage(a.ctx, ev.Source, phrase)
-			if err != nil {
-				return appstate.PageImage{}, err
-			}
-			return src.Page(a.ctx, id, page)
-		}()
+		img, err := appstate.EvidencePageImage(a.ctx, src, ev)
 		fyne.Do(func() {
 			if err != nil {
 				view.unavailable(err)
 				return
 			}
-			view.show(img, phrase)
+			view.show(img, ev.Phrase)
 		})
 	})
 }
