@@ -124,6 +124,15 @@ type Store interface {
 	Ack(ctx context.Context, ids ...string) error
 }
 
+// SyncRecorder is a Store that remembers when the last sync succeeded,
+// across restarts (the window's status bar shows it at start).
+type SyncRecorder interface {
+	// RecordSync records a successful sync that finished at at. SyncOnce
+	// calls it only after the whole outbox was pushed and every pulled
+	// page applied, so an interrupted sync is never recorded.
+	RecordSync(ctx context.Context, at time.Time) error
+}
+
 // Cloud is the cloud's sync service.
 type Cloud interface {
 	Pull(ctx context.Context, cursor string, limit int) (Pulled, error)
@@ -163,6 +172,9 @@ type Options struct {
 	OnError func(error)
 	// Rand draws jitter (default: a random source).
 	Rand *rand.Rand
+	// Now is the clock a successful sync is recorded with (SyncRecorder);
+	// time.Now when nil.
+	Now func() time.Time
 }
 
 // Agent syncs one Store with one Cloud.
@@ -193,6 +205,9 @@ func New(store Store, cloud Cloud, opt Options) *Agent {
 	if opt.Rand == nil {
 		opt.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
 	return &Agent{store: store, cloud: cloud, opt: opt, nudge: make(chan struct{}, 1)}
 }
 
@@ -217,13 +232,22 @@ type Result struct {
 // foreign response); the sync is retried.
 var errNoProgress = errors.New("the cloud's answer did not match the request")
 
-// SyncOnce pushes the whole outbox, then pulls until the feed has no more.
+// SyncOnce pushes the whole outbox, then pulls until the feed has no more,
+// and then, when the store is a SyncRecorder, records the success.
 func (a *Agent) SyncOnce(ctx context.Context) (Result, error) {
 	var r Result
 	if err := a.push(ctx, &r); err != nil {
 		return r, err
 	}
-	return r, a.pull(ctx, &r)
+	if err := a.pull(ctx, &r); err != nil {
+		return r, err
+	}
+	if rec, ok := a.store.(SyncRecorder); ok {
+		if err := rec.RecordSync(ctx, a.opt.Now()); err != nil {
+			return r, fmt.Errorf("recording the sync: %w", err)
+		}
+	}
+	return r, nil
 }
 
 func (a *Agent) push(ctx context.Context, r *Result) error {

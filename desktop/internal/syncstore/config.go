@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"healthprep.dev/desktop/internal/localstore"
+	"healthprep.dev/desktop/internal/syncagent"
 	"healthprep.dev/shared/prepsheet"
 	"healthprep.dev/shared/preset"
 	"healthprep.dev/shared/screening"
@@ -58,32 +60,21 @@ type Clinic struct {
 // library: the organisation's when synced, else the built-in default.
 func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
 	c := Clinic{Location: time.UTC, Lookback: prepsheet.DefaultLookback(), IdleMinutes: 15}
-	raw, err := s.ls.Setting(ctx, ConfigPrefix+OrgConfigID)
-	switch {
-	case errors.Is(err, localstore.ErrNotFound):
-	case err != nil:
-		return c, fmt.Errorf("reading the organisation's settings: %w", err)
-	default:
-		var oc OrgConfig
-		if err := json.Unmarshal(raw, &oc); err != nil {
-			return c, fmt.Errorf("reading the organisation's settings: %w", err)
-		}
-		if oc.Timezone != "" {
-			loc, err := time.LoadLocation(oc.Timezone)
-			if err != nil {
-				return c, fmt.Errorf("the organisation's time zone: %w", err)
-			}
-			c.Location = loc
-		}
-		if oc.Lookback != (prepsheet.Lookback{}) {
-			c.Lookback = oc.Lookback
-		}
-		if oc.DesktopIdleMinutes > 0 {
-			c.IdleMinutes = oc.DesktopIdleMinutes
-		}
+	oc, err := s.orgConfig(ctx)
+	if err != nil {
+		return c, err
+	}
+	if c.Location, err = oc.location(); err != nil {
+		return c, err
+	}
+	if oc.Lookback != (prepsheet.Lookback{}) {
+		c.Lookback = oc.Lookback
+	}
+	if oc.DesktopIdleMinutes > 0 {
+		c.IdleMinutes = oc.DesktopIdleMinutes
 	}
 	var lib screening.Library
-	raw, err = s.ls.Setting(ctx, ScreeningTypePrefix+LibraryID)
+	raw, err := s.ls.Setting(ctx, ScreeningTypePrefix+LibraryID)
 	switch {
 	case errors.Is(err, localstore.ErrNotFound):
 		if lib, err = preset.Default(); err != nil {
@@ -101,4 +92,68 @@ func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
 		return c, fmt.Errorf("compiling the screening library: %w", err)
 	}
 	return c, nil
+}
+
+// ChangesClinic reports whether c changes what Clinic returns: the
+// organisation's settings record or its screening library.
+func ChangesClinic(c syncagent.Change) bool {
+	return (c.Kind == "config" && c.ID == OrgConfigID) || (c.Kind == "screening_type" && c.ID == LibraryID)
+}
+
+// OnClinicChange registers fn to be called after each committed page that
+// changed the organisation's settings or screening library (ChangesClinic),
+// on the goroutine that applied it (the sync agent's, never the window's):
+// fn reads Clinic again and hands the result on. A running window thus
+// follows a new time zone, idle-lock time, lookback or screening library
+// without a restart. fn must not wait for the window.
+func (s *Store) OnClinicChange(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onClinic = append(s.onClinic, fn)
+}
+
+// orgConfig reads the synced organisation settings (zero before any).
+func (s *Store) orgConfig(ctx context.Context) (OrgConfig, error) {
+	var oc OrgConfig
+	raw, err := s.ls.Setting(ctx, ConfigPrefix+OrgConfigID)
+	switch {
+	case errors.Is(err, localstore.ErrNotFound):
+		return oc, nil
+	case err != nil:
+		return oc, fmt.Errorf("reading the organisation's settings: %w", err)
+	}
+	if err := json.Unmarshal(raw, &oc); err != nil {
+		return oc, fmt.Errorf("reading the organisation's settings: %w", err)
+	}
+	return oc, nil
+}
+
+// location is the organisation's time zone (UTC when unset).
+func (oc OrgConfig) location() (*time.Location, error) {
+	if oc.Timezone == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(oc.Timezone)
+	if err != nil {
+		return time.UTC, fmt.Errorf("the organisation's time zone: %w", err)
+	}
+	return loc, nil
+}
+
+// clinicChanged follows a committed change of the clinic's settings: the
+// time zone later pages' FHIR date-times are read in, then the
+// OnClinicChange functions. A time zone that cannot be loaded keeps the
+// previous one (Clinic reports the error to the window).
+func (s *Store) clinicChanged(ctx context.Context) {
+	if oc, err := s.orgConfig(ctx); err == nil {
+		if loc, err := oc.location(); err == nil {
+			s.loc.Store(loc)
+		}
+	}
+	s.mu.Lock()
+	fns := slices.Clone(s.onClinic)
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }

@@ -67,8 +67,10 @@ const envelopePrefix = "sync1:"
 
 // Store is a localstore.Store seen as a syncagent.Store.
 type Store struct {
-	ls  *localstore.Store
-	loc *time.Location
+	ls *localstore.Store
+	// loc is the clinic's time zone for FHIR date-times; it follows the
+	// synced organisation settings (see ApplyPage).
+	loc atomic.Pointer[time.Location]
 	// unreadable counts feed resources that could not be read.
 	unreadable atomic.Int64
 
@@ -76,6 +78,9 @@ type Store struct {
 	// first is the ingest records (kind/id) a first sync into an empty
 	// store has applied so far in this process; nil otherwise.
 	first map[string]struct{}
+	// onClinic are called after a page that changed the clinic's
+	// settings was committed (OnClinicChange).
+	onClinic []func()
 }
 
 // StartedKey is the setting written with the first page a store applies:
@@ -93,7 +98,9 @@ func New(ls *localstore.Store, loc *time.Location) *Store {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Store{ls: ls, loc: loc}
+	s := &Store{ls: ls}
+	s.loc.Store(loc)
+	return s
 }
 
 // Local returns the underlying local store.
@@ -110,6 +117,11 @@ func (s *Store) Cursor(ctx context.Context) (string, error) {
 
 // ApplyPage implements syncagent.Store.
 //
+// A page that changes the organisation's settings or its screening library
+// (see ChangesClinic) moves the time zone this adapter reads FHIR
+// date-times in, and then calls the OnClinicChange functions, after its
+// transaction committed.
+//
 // A first sync into an empty store skips the deletes that clear a
 // patient's, appointment's or chart resource's earlier local rows before
 // writing its new ones: there are none. It lasts from the first page ever
@@ -123,7 +135,9 @@ func (s *Store) ApplyPage(ctx context.Context, p syncagent.Page) error {
 		return err
 	}
 	changes := make([]localstore.Change, 0, len(p.Changes)+1)
+	clinic := false
 	for i, c := range p.Changes {
+		clinic = clinic || ChangesClinic(c)
 		cs, err := s.convert(c, first.fresh(c))
 		if err != nil {
 			return fmt.Errorf("change %d of a page: %w", i, err)
@@ -141,6 +155,9 @@ func (s *Store) ApplyPage(ctx context.Context, p syncagent.Page) error {
 		s.mu.Lock()
 		s.first = nil // caught up
 		s.mu.Unlock()
+	}
+	if err == nil && clinic {
+		s.clinicChanged(ctx)
 	}
 	return err
 }
@@ -359,7 +376,7 @@ func (s *Store) read(c syncagent.Change) (chart.Record, bool) {
 		s.unreadable.Add(1)
 		return chart.Record{}, false
 	}
-	l := fhir.NewLoader(fhir.Options{Location: s.loc})
+	l := fhir.NewLoader(fhir.Options{Location: s.loc.Load()})
 	if h.ResourceType != "Patient" {
 		pid := patientOf(h.Subject)
 		if pid == "" {
