@@ -129,6 +129,10 @@ type Status struct {
 	// SyncError is the last sync's failure, for people; "" after a
 	// success.
 	SyncError string
+	// ClinicRev counts the changes of the organisation's settings while
+	// the window runs (SetClinic): when it moves, the window reads
+	// Session.Clinic and refreshes what depends on it.
+	ClinicRev int
 }
 
 // SyncText is the sync part of the status bar.
@@ -158,11 +162,13 @@ func (s Status) OfflineBanner(now time.Time) string {
 }
 
 // Ago says how long ago t was, for people: "just now", "5 min ago",
-// "at 07:42", "on 2025-03-13", or "never".
+// "at 07:42", "on 2025-03-13", or "never". Clock times are in now's time
+// zone (the clinic's, as the window passes it), whatever t's is.
 func Ago(t, now time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
+	t = t.In(now.Location())
 	d := now.Sub(t)
 	switch {
 	case d < time.Minute:
@@ -182,9 +188,10 @@ func Ago(t, now time.Time) string {
 type Session struct {
 	auth Authenticator
 	now  func() time.Time
-	idle time.Duration
 
 	mu        sync.Mutex
+	idle      time.Duration
+	clinic    Clinic
 	st        Status
 	lastTouch time.Time
 	subs      []func(Status)
@@ -203,14 +210,18 @@ func NewSession(auth Authenticator, idle time.Duration, now func() time.Time) *S
 	if now == nil {
 		now = time.Now
 	}
-	return &Session{auth: auth, idle: idle, now: now, st: Status{Online: true}}
+	return &Session{auth: auth, idle: idle, clinic: Clinic{IdleLock: idle}, now: now, st: Status{Online: true}}
 }
 
 // Now returns the session's clock reading.
 func (s *Session) Now() time.Time { return s.now() }
 
 // IdleLock returns the idle-lock time.
-func (s *Session) IdleLock() time.Duration { return s.idle }
+func (s *Session) IdleLock() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idle
+}
 
 // Status returns the current state.
 func (s *Session) Status() Status {
@@ -326,5 +337,17 @@ func (s *Session) SyncDone(at time.Time, err error) {
 			return
 		}
 		st.SyncError, st.LastSync, st.Online = "", at, true
+	})
+}
+
+// RestoreLastSync shows at, the last successful sync this workstation
+// recorded before the window started (package syncstore keeps it across
+// restarts), until a newer sync finishes. It does not say the cloud is
+// reachable: the window's first sync says that.
+func (s *Session) RestoreLastSync(at time.Time) {
+	s.update(func(st *Status) {
+		if at.After(st.LastSync) {
+			st.LastSync = at
+		}
 	})
 }

@@ -42,12 +42,12 @@ type Options struct {
 // Source reads the schedule and sheets from a local store and writes
 // overrides to it. It is safe for concurrent use.
 type Source struct {
-	store  *localstore.Store
-	engine *screening.Engine
-	opts   Options
+	store *localstore.Store
 
-	mu    sync.Mutex
-	appts map[string]localstore.Appointment // seen by Day, by id
+	mu     sync.Mutex
+	engine *screening.Engine // the clinic's, see SetClinic
+	opts   Options
+	appts  map[string]localstore.Appointment // seen by Day, by id
 }
 
 // New returns a Source over store, recomputing sheets with engine.
@@ -61,10 +61,45 @@ func New(store *localstore.Store, engine *screening.Engine, opts Options) *Sourc
 	return &Source{store: store, engine: engine, opts: opts, appts: map[string]localstore.Appointment{}}
 }
 
+var _ appstate.ClinicFollower = (*Source)(nil)
+
+// SetClinic implements appstate.ClinicFollower: schedules and sheets read
+// from now on use c's time zone, lookback windows and screening engine
+// (fields left zero or nil keep the current ones).
+func (s *Source) SetClinic(c appstate.Clinic) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Location != nil {
+		s.opts.Location = c.Location
+	}
+	if c.Lookback != (prepsheet.Lookback{}) {
+		s.opts.Lookback = c.Lookback
+	}
+	if c.Engine != nil {
+		s.engine = c.Engine
+	}
+}
+
+// clinic is what one read computes with, taken once so that a change of
+// the settings in the middle of it cannot mix two time zones.
+type clinic struct {
+	engine   *screening.Engine
+	loc      *time.Location
+	lookback prepsheet.Lookback
+	now      func() time.Time
+}
+
+func (s *Source) clinic() clinic {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clinic{engine: s.engine, loc: s.opts.Location, lookback: s.opts.Lookback, now: s.opts.Now}
+}
+
 // Day implements appstate.Schedule.
 func (s *Source) Day(ctx context.Context, day chart.Date) (appstate.Day, error) {
+	c := s.clinic()
 	y, m, d := day.YMD()
-	from := time.Date(y, m, d, 0, 0, 0, 0, s.opts.Location)
+	from := time.Date(y, m, d, 0, 0, 0, 0, c.loc)
 	appts, err := s.store.Appointments(ctx, from, from.AddDate(0, 0, 1))
 	if err != nil {
 		return appstate.Day{}, fmt.Errorf("reading the schedule: %w", err)
@@ -77,7 +112,7 @@ func (s *Source) Day(ctx context.Context, day chart.Date) (appstate.Day, error) 
 	out := appstate.Day{Date: day, Rows: make([]appstate.Row, 0, len(appts))}
 	for _, a := range appts {
 		row := appstate.Row{
-			AppointmentID: a.ID, PatientID: a.PatientID, Start: a.Start.In(s.opts.Location),
+			AppointmentID: a.ID, PatientID: a.PatientID, Start: a.Start.In(c.loc),
 			Provider: a.Provider, Location: a.Location, VisitType: a.VisitType, Status: a.Status,
 		}
 		p, err := s.store.Patient(ctx, a.PatientID)
@@ -89,7 +124,7 @@ func (s *Source) Day(ctx context.Context, day chart.Date) (appstate.Day, error) 
 		default:
 			row.Name, row.MRN, row.BirthDate = p.Name, p.MRN, p.BirthDate
 		}
-		if sh, err := s.sheet(ctx, a, err == nil); err == nil {
+		if sh, err := s.sheet(ctx, c, a, err == nil); err == nil {
 			row.Due, row.Overdue = appstate.Counts(&sh.Sheet)
 			row.Counted = true
 		} else if !errors.Is(err, appstate.ErrNotFound) {
@@ -102,17 +137,18 @@ func (s *Source) Day(ctx context.Context, day chart.Date) (appstate.Day, error) 
 
 // Sheet implements appstate.Sheets.
 func (s *Source) Sheet(ctx context.Context, appointmentID string) (appstate.Sheet, error) {
-	a, err := s.appointment(ctx, appointmentID)
+	c := s.clinic()
+	a, err := s.appointment(ctx, c, appointmentID)
 	if err != nil {
 		return appstate.Sheet{}, err
 	}
-	return s.sheet(ctx, a, true)
+	return s.sheet(ctx, c, a, true)
 }
 
 // appointment finds an appointment by id: among those the schedule
 // listed, else through its cached sheet's start time, else in the 60 days
 // around today.
-func (s *Source) appointment(ctx context.Context, id string) (localstore.Appointment, error) {
+func (s *Source) appointment(ctx context.Context, c clinic, id string) (localstore.Appointment, error) {
 	s.mu.Lock()
 	a, ok := s.appts[id]
 	s.mu.Unlock()
@@ -130,7 +166,7 @@ func (s *Source) appointment(ctx context.Context, id string) (localstore.Appoint
 		return localstore.Appointment{}, fmt.Errorf("reading sheet: %w", err)
 	}
 	// No usable sheet: look around today (the schedule's window).
-	now := s.opts.Now()
+	now := c.now()
 	a, ok, err = s.findAppointment(ctx, id, now.AddDate(0, 0, -60), now.AddDate(0, 0, 60))
 	if err != nil {
 		return a, err
@@ -156,8 +192,8 @@ func (s *Source) findAppointment(ctx context.Context, id string, from, to time.T
 
 // sheet returns the sheet of a: the cached one when current, else
 // recomputed from the record (when haveRecord), else the stale cached one.
-func (s *Source) sheet(ctx context.Context, a localstore.Appointment, haveRecord bool) (appstate.Sheet, error) {
-	day := chart.FromTime(a.Start.In(s.opts.Location))
+func (s *Source) sheet(ctx context.Context, c clinic, a localstore.Appointment, haveRecord bool) (appstate.Sheet, error) {
+	day := chart.FromTime(a.Start.In(c.loc))
 	var ovs []screening.Override
 	if haveRecord {
 		stored, err := s.store.Overrides(ctx, a.PatientID)
@@ -173,14 +209,18 @@ func (s *Source) sheet(ctx context.Context, a localstore.Appointment, haveRecord
 	if err != nil && !errors.Is(err, localstore.ErrNotFound) {
 		return appstate.Sheet{}, fmt.Errorf("reading sheet: %w", err)
 	}
-	if hasCached && appstate.CachedIsCurrent(&cached.Sheet, day, ovs) {
+	// A sheet the cloud computed in another time zone than the clinic's
+	// current one (the organisation moved it since) may be for another
+	// day: recompute it.
+	sameZone := cached.Sheet.TimeZone == "" || cached.Sheet.TimeZone == c.loc.String()
+	if hasCached && sameZone && appstate.CachedIsCurrent(&cached.Sheet, day, ovs) {
 		return appstate.Sheet{AppointmentID: a.ID, PatientID: a.PatientID, Origin: appstate.Cached, Sheet: cached.Sheet}, nil
 	}
 	if haveRecord {
 		rec, err := s.store.Record(ctx, a.PatientID)
 		if err == nil {
 			v := appstate.Visit{ID: a.ID, Start: a.Start, Provider: a.Provider, Location: a.Location, VisitType: a.VisitType}
-			sh, err := appstate.ComputeSheet(s.engine, rec, ovs, v, s.opts.Lookback, s.opts.Location, s.opts.Now())
+			sh, err := appstate.ComputeSheet(c.engine, rec, ovs, v, c.lookback, c.loc, c.now())
 			if err != nil {
 				return appstate.Sheet{}, err
 			}
@@ -199,7 +239,8 @@ func (s *Source) sheet(ctx context.Context, a localstore.Appointment, haveRecord
 // SaveOverride implements appstate.OverrideSink: it validates o for today
 // and writes the override and its outbox entry in one transaction.
 func (s *Source) SaveOverride(ctx context.Context, o appstate.Override, by appstate.User) error {
-	today := chart.FromTime(s.opts.Now().In(s.opts.Location))
+	c := s.clinic()
+	today := chart.FromTime(c.now().In(c.loc))
 	so, err := o.Validate(today)
 	if err != nil {
 		return err
