@@ -19,20 +19,23 @@ type printJob struct {
 	label  *widget.Label
 	cancel context.CancelFunc
 	dlg    *dialog.CustomDialog
+
+	// The print dialog, when the Printer lists printers (printDialog).
+	print *printDialog
 }
 
-// printSheet saves the open sheet as a PDF.
+// printSheet prints the open sheet.
 func (v *sheetView) printSheet() {
 	if v.current == nil {
 		return
 	}
 	s := v.current
 	name := fmt.Sprintf("prep-sheet-%s-%s.pdf", s.AsOf, s.Header.Appointment.Start.In(v.a.d.Location).Format("1504"))
-	v.a.printPDF(name, []string{s.AppointmentID})
+	v.a.printSheets(name, []string{s.AppointmentID})
 }
 
-// printWholeDay saves every appointment shown on the schedule (the filter
-// applies) as one PDF.
+// printWholeDay prints every appointment shown on the schedule (the
+// filter applies) as one PDF.
 func (m *mainScreen) printWholeDay() {
 	var ids []string
 	for _, r := range m.rows {
@@ -43,7 +46,18 @@ func (m *mainScreen) printWholeDay() {
 	if len(ids) == 0 {
 		return
 	}
-	m.a.printPDF(fmt.Sprintf("prep-sheets-%s.pdf", m.day), ids)
+	m.a.printSheets(fmt.Sprintf("prep-sheets-%s.pdf", m.day), ids)
+}
+
+// printSheets shows the window's print dialog when the Printer lists the
+// workstation's printers; otherwise it saves a PDF and then offers the
+// Printer (the system's PDF viewer or default queue).
+func (a *App) printSheets(suggested string, ids []string) {
+	if q, ok := a.d.Printer.(appstate.PrintQueues); ok {
+		a.showPrintDialog(q, suggested, ids)
+		return
+	}
+	a.printPDF(suggested, ids)
 }
 
 // printPDF asks where to save, then renders the sheets in the background
