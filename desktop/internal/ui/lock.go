@@ -45,12 +45,20 @@ func newLockScreen(a *App) *lockScreen {
 	return l
 }
 
-func (l *lockScreen) update(st appstate.Status) {
-	l.who.SetText(fmt.Sprintf("Locked after %d minutes without activity; patient information is hidden. %s, type your password to continue.",
-		int(l.a.d.Session.IdleLock().Minutes()), st.User.Name))
+// reset clears the screen as it is shown: no password, no message, the
+// focus in the password field.
+func (l *lockScreen) reset() {
 	l.password.SetText("")
 	l.message.SetText("")
 	l.a.win.Canvas().Focus(l.password)
+}
+
+// update refreshes the text after any change of the session's state
+// (sync progress arrives while the screen is up): it leaves what is being
+// typed alone.
+func (l *lockScreen) update(st appstate.Status) {
+	l.who.SetText(fmt.Sprintf("Locked after %d minutes without activity; patient information is hidden. %s, type your password to continue.",
+		int(l.a.d.Session.IdleLock().Minutes()), st.User.Name))
 }
 
 func (l *lockScreen) tryUnlock() {

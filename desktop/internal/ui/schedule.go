@@ -47,7 +47,10 @@ type mainScreen struct {
 	docs     *documentsScreen
 	docsTab  *container.TabItem
 
-	day     chart.Date
+	day chart.Date
+	// stale is set when the organisation's settings changed and the day
+	// and open sheet must be read again (refresh).
+	stale   bool
 	all     appstate.Day
 	rows    []appstate.Row // after the filter
 	loadSeq int
@@ -102,9 +105,36 @@ func withAlpha(c color.NRGBA, a uint8) color.NRGBA {
 	return c
 }
 
-// load shows day's schedule, read in the background.
+// load shows day's schedule, read in the background: the person asked
+// for it, so it counts as activity for the idle lock.
 func (m *mainScreen) load(day chart.Date) {
 	m.a.touch()
+	m.read(day)
+}
+
+// followClinic marks the schedule for a refresh with the organisation's
+// new settings: a person looking at today (in the clinic's old time zone)
+// then sees today in the new one, any other day stays.
+func (m *mainScreen) followClinic(oldToday chart.Date) {
+	if m.day == oldToday {
+		m.day = m.a.today()
+	}
+	m.stale = true
+}
+
+// refresh reads the day and the open sheet again after the settings
+// changed. It is not the person's activity: it does not hold off the idle
+// lock. The override dialog, when one is open, stays as it is.
+func (m *mainScreen) refresh() {
+	m.stale = false
+	m.read(m.day)
+	if v := m.sheet; v.current != nil && v.openID == v.current.AppointmentID {
+		v.open(appstate.Row{AppointmentID: v.openID, Name: v.current.Header.DisplayName()})
+	}
+}
+
+// read shows day's schedule, read in the background.
+func (m *mainScreen) read(day chart.Date) {
 	m.day = day
 	m.loadSeq++
 	seq := m.loadSeq

@@ -35,7 +35,7 @@ func newStatusBar(a *App) *statusBar {
 
 func (b *statusBar) update(st appstate.Status) {
 	b.user.SetText(st.User.Name + " · " + st.Org.Name)
-	b.sync.SetText(st.SyncText(b.a.d.Session.Now()))
+	b.sync.SetText(st.SyncText(b.a.d.Session.Now().In(b.a.d.Location)))
 	switch {
 	case st.Syncing:
 		b.syncIcon.SetResource(theme.ViewRefreshIcon())
@@ -56,7 +56,7 @@ func (b *statusBar) update(st appstate.Status) {
 func (m *mainScreen) updateStatus(st appstate.Status) {
 	m.status.update(st)
 	m.showAdmin(st.User.IsAdmin() && m.a.d.Users != nil)
-	if text := st.OfflineBanner(m.a.d.Session.Now()); text != "" {
+	if text := st.OfflineBanner(m.a.d.Session.Now().In(m.a.d.Location)); text != "" {
 		m.bannerText.SetText(text)
 		m.banner.Show()
 	} else {

@@ -94,6 +94,10 @@ type App struct {
 	lock   *lockScreen
 	shown  fyne.CanvasObject
 
+	// clinicRev is the Status.ClinicRev the window shows (see
+	// followClinic).
+	clinicRev int
+
 	lastPrint    *printJob     // for tests
 	lastConfirm  *confirmBox   // for tests
 	lastEvidence *evidencePage // for tests
@@ -133,19 +137,28 @@ func New(a fyne.App, win fyne.Window, d Deps) *App {
 		}
 	})
 	d.Session.Subscribe(func(st appstate.Status) { fyne.Do(func() { ui.apply(st) }) })
-	ui.apply(d.Session.Status())
+	st := d.Session.Status()
+	ui.clinicRev = st.ClinicRev
+	ui.apply(st)
 	return ui
 }
 
 // apply shows the screen the session's state calls for and refreshes the
 // status bar and banner.
 func (a *App) apply(st appstate.Status) {
+	if st.ClinicRev != a.clinicRev {
+		a.clinicRev = st.ClinicRev
+		a.followClinic()
+	}
 	switch {
 	case !st.SignedIn:
 		a.signIn.update(st)
 		a.show(a.signIn.root)
 	case st.Locked:
-		a.show(a.lock.root)
+		if a.shown != a.lock.root {
+			a.show(a.lock.root)
+			a.lock.reset()
+		}
 		a.lock.update(st)
 	default:
 		if a.main == nil {
@@ -156,6 +169,25 @@ func (a *App) apply(st appstate.Status) {
 			a.show(a.main.root)
 			a.main.focusSchedule()
 		}
+		if a.main.stale {
+			a.main.refresh()
+		}
+	}
+}
+
+// followClinic takes the organisation's new settings (Session.Clinic)
+// while the window runs: the clinic's time zone for today's date and the
+// times shown, and, through the main screen, the schedule and the open
+// sheet, read again by the sources that already compute with the new
+// settings. The schedule refreshes when it is next visible (at once
+// unless the workstation is locked); an open override dialog stays open.
+func (a *App) followClinic() {
+	oldToday := a.today()
+	if loc := a.d.Session.Clinic().Location; loc != nil {
+		a.d.Location = loc
+	}
+	if a.main != nil {
+		a.main.followClinic(oldToday)
 	}
 }
 
