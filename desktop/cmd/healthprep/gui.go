@@ -88,10 +88,6 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 		return err
 	}
 	defer p.Close()
-	clinic, err := p.sync.Clinic(ctx)
-	if err != nil {
-		return err
-	}
 	win, err := localstore.Open(ctx, localstore.Options{Path: filepath.Join(cfg.Dir, "profile.db"), DeviceKeys: p.keys})
 	if err != nil {
 		return err
@@ -100,8 +96,10 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 
 	auth := remote.NewAuth(remote.Options{BaseURL: cfg.Server, DeviceID: dev.DeviceID, Store: win,
 		Directory: remote.NewFileDirectory(filepath.Join(cfg.Dir, "signins.json"))})
-	session := appstate.NewSession(auth, time.Duration(clinic.IdleMinutes)*time.Minute, nil)
-	src := cache.New(win, clinic.Engine, cache.Options{Location: clinic.Location, Lookback: clinic.Lookback})
+	session, src, clinic, err := windowState(ctx, p, win, auth, stderr)
+	if err != nil {
+		return err
+	}
 
 	token := func() (string, error) {
 		b, err := p.keys.Get(tokenKey(dev.DeviceID))
@@ -170,6 +168,29 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 	})
 	w.ShowAndRun()
 	return nil
+}
+
+// windowState builds the window's session and cache source (over win,
+// the window's handle on the profile) on the organisation's settings as
+// synced so far, and makes both follow the settings the sync agent
+// applies to p later (cache.Follow), without a restart. The status bar
+// starts from the last successful sync recorded in the profile.
+func windowState(ctx context.Context, p *profile, win *localstore.Store, auth appstate.Authenticator, stderr io.Writer) (*appstate.Session, *cache.Source, appstate.Clinic, error) {
+	synced, err := p.sync.Clinic(ctx)
+	if err != nil {
+		return nil, nil, appstate.Clinic{}, err
+	}
+	clinic := cache.ClinicOf(synced)
+	session := appstate.NewSession(auth, clinic.IdleLock, nil)
+	session.SetClinic(clinic)
+	if last, err := p.sync.LastSync(ctx); err != nil {
+		fmt.Fprintf(stderr, "healthprep: %v\n", err)
+	} else {
+		session.RestoreLastSync(last)
+	}
+	src := cache.New(win, clinic.Engine, cache.Options{Location: clinic.Location, Lookback: clinic.Lookback})
+	cache.Follow(ctx, p.sync, session, func(err error) { fmt.Fprintf(stderr, "healthprep: %v\n", err) }, src)
+	return session, src, clinic, nil
 }
 
 // nudging saves overrides and asks the sync agent to send them soon.
