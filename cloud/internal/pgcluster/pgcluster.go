@@ -41,6 +41,10 @@ type Config struct {
 	Durable bool
 	// BinDir holds initdb and postgres; found automatically when empty.
 	BinDir string
+
+	// freePort picks the port when Port is 0; FreePort when nil. Tests
+	// set it to hand out a taken port first.
+	freePort func() (int, error)
 }
 
 // Cluster is a running private PostgreSQL server.
@@ -97,13 +101,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		cfg.BinDir = d
 	}
-	if cfg.Port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		cfg.Port = p
-	}
+	pickPort := cfg.Port == 0
 	cred, err := serverCredential()
 	if err != nil {
 		return nil, err
@@ -139,9 +137,43 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Password = strings.TrimSpace(string(b))
 	}
 
-	logFile, err := os.OpenFile(filepath.Join(cfg.Dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// A port picked here can be taken by another process before the
+	// server binds it; then the server exits at once and another port is
+	// tried.
+	for attempt := 1; ; attempt++ {
+		if pickPort {
+			pick := cfg.freePort
+			if pick == nil {
+				pick = FreePort
+			}
+			p, err := pick()
+			if err != nil {
+				return nil, err
+			}
+			cfg.Port = p
+		}
+		c, err := launch(ctx, cfg, data, cred)
+		if errors.Is(err, errPortInUse) && pickPort && attempt < 5 {
+			continue
+		}
+		return c, err
+	}
+}
+
+// errPortInUse: the server could not bind its port.
+var errPortInUse = errors.New("pgcluster: port in use")
+
+// launch starts the server on cfg.Port and waits until it accepts
+// connections.
+func launch(ctx context.Context, cfg Config, data string, cred *syscall.Credential) (*Cluster, error) {
+	logPath := filepath.Join(cfg.Dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening server log: %w", err)
+	}
+	var logStart int64
+	if fi, err := logFile.Stat(); err == nil {
+		logStart = fi.Size()
 	}
 	args := []string{"-D", data, "-p", strconv.Itoa(cfg.Port),
 		"-c", "listen_addresses=127.0.0.1",
@@ -166,9 +198,22 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	go func() { c.err = cmd.Wait(); close(c.done) }()
 	if err := c.waitReady(ctx); err != nil {
 		_ = c.Stop()
+		if portInUse(logPath, logStart) {
+			return nil, fmt.Errorf("%w: %d", errPortInUse, cfg.Port)
+		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// portInUse reports whether the server log, from offset on, says the
+// server could not bind its address.
+func portInUse(logPath string, offset int64) bool {
+	b, err := os.ReadFile(logPath)
+	if err != nil || int64(len(b)) < offset {
+		return false
+	}
+	return bytes.Contains(b[offset:], []byte("Address already in use"))
 }
 
 func initdb(ctx context.Context, cfg Config, data, pwPath string, cred *syscall.Credential) error {
@@ -203,7 +248,11 @@ func serverCredential() (*syscall.Credential, error) {
 func (c *Cluster) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := pgx.Connect(ctx, c.DSN("postgres", Superuser, c.cfg.Password))
+		// Each attempt is bounded: whatever else holds the port may accept
+		// the connection and never answer.
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(actx, c.DSN("postgres", Superuser, c.cfg.Password))
+		cancel()
 		if err == nil {
 			conn.Close(ctx)
 			return nil
