@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -261,10 +262,15 @@ func (p *printDialog) printNow() {
 		p.say(fmt.Sprintf("Sending to %s...", job.Printer))
 		by := p.a.d.Session.Status().User
 		p.a.d.Go(func() {
-			err := printBytes(p.ctx, p.q, pdf, job)
+			// Once sending starts it is not interrupted (closing the
+			// dialog or the window does not kill lp half-way), so that a
+			// job the printer took is also recorded.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 2*time.Minute)
+			defer cancel()
+			err := printBytes(ctx, p.q, pdf, job)
 			var logErr error
 			if err == nil && p.a.d.PrintLog != nil {
-				logErr = p.a.d.PrintLog.RecordPrint(p.ctx, p.ids, p.a.d.Session.Now(), by)
+				logErr = p.a.d.PrintLog.RecordPrint(ctx, p.ids, p.a.d.Session.Now(), by)
 			}
 			fyne.Do(func() { p.printed(job, err, logErr) })
 		})

@@ -10,7 +10,6 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"healthprep.dev/desktop/internal/appstate"
 	"healthprep.dev/desktop/internal/appstate/printer"
 	"healthprep.dev/desktop/internal/appstate/printer/printertest"
 )
@@ -194,5 +193,4 @@ func TestPrintDialogWithoutPrinting(t *testing.T) {
 	if len(p.printers.Options) != 0 {
 		t.Errorf("printers %q, want none", p.printers.Options)
 	}
-	var _ appstate.PrintQueues = printer.System{}
 }

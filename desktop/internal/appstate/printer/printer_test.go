@@ -193,3 +193,41 @@ func have(cmds ...string) func(string) (string, error) {
 		return "", exec.ErrNotFound
 	}
 }
+
+// BenchmarkPrinters is how long the print dialog waits for its list: the
+// lpstat commands against a running scheduler with two printers.
+func BenchmarkPrinters(b *testing.B) {
+	if m := printertest.Missing(); m != "" {
+		b.Skipf("the private CUPS scheduler needs %s", m)
+	}
+	c := printertest.Start(b)
+	c.AddQueue(b, "front")
+	c.AddQueue(b, "back")
+	c.SetDefault(b, "front")
+	s := printer.System{Env: c.Env()}
+	for b.Loop() {
+		if p, err := s.Printers(context.Background()); err != nil || len(p.Names) != 2 {
+			b.Fatalf("Printers = %+v, %v", p, err)
+		}
+	}
+}
+
+// BenchmarkPrintTo is how long Print keeps the dialog busy once the PDF
+// is rendered: the state check and lp, until the scheduler has the job.
+func BenchmarkPrintTo(b *testing.B) {
+	if m := printertest.Missing(); m != "" {
+		b.Skipf("the private CUPS scheduler needs %s", m)
+	}
+	c := printertest.Start(b)
+	c.AddQueue(b, "front")
+	path := filepath.Join(b.TempDir(), "sheet.pdf")
+	if err := os.WriteFile(path, []byte("%PDF-1.4\n%%EOF\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	s := printer.System{Env: c.Env()}
+	for b.Loop() {
+		if err := s.PrintTo(context.Background(), path, appstate.PrintJob{Printer: "front", Copies: 2}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

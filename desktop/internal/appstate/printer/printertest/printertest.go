@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -153,7 +154,7 @@ SystemGroup root
 
 // stop stops the scheduler by its PID and waits for it.
 func (c *CUPS) stop() {
-	_ = c.cmd.Process.Signal(os.Interrupt)
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(10 * time.Second):
