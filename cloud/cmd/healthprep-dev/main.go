@@ -28,6 +28,12 @@
 // -smoke is `make smoke`: the same start in a fresh temporary directory on
 // free ports, then a headless desktop enrols, syncs and opens every prep
 // sheet of the schedule; see smoke.go.
+//
+//	healthprep-dev -window DIR [-bin DIR] [-keep]
+//
+// -window is the real window's part of `make screenshots`: the same start,
+// then the real `healthprep gui` on $DISPLAY, driven with xdotool, its
+// screens captured into DIR and checked by OCR; see window.go.
 package main
 
 import (
@@ -108,10 +114,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	once := fs.Bool("once", false, "set up, print the summary and stop")
 	smoke := fs.Bool("smoke", false, "end-to-end smoke in a fresh temporary state directory, on free ports, with a headless desktop (see smoke.go)")
 	data := fs.String("data", os.Getenv("SMOKE_DATA"), "with -smoke: a directory of FHIR R4 JSON to load instead of the demo data (default $SMOKE_DATA)")
-	bin := fs.String("bin", "", "with -smoke: directory of the built binaries (default: this program's directory)")
-	keep := fs.Bool("keep", false, "with -smoke: keep the temporary state directory (logs) on success too")
+	bin := fs.String("bin", "", "with -smoke or -window: directory of the built binaries (default: this program's directory)")
+	keep := fs.Bool("keep", false, "with -smoke or -window: keep the temporary state directory (logs) on success too")
+	windowDir := fs.String("window", "", "like -smoke, then drive the real window on $DISPLAY and save its screenshots into this directory (see window.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *windowDir != "" {
+		return runWindow(ctx, windowConfig{Out: *windowDir, BinDir: *bin, Keep: *keep}, out)
 	}
 	if *smoke {
 		return runSmoke(ctx, smokeConfig{BinDir: *bin, Data: *data, Keep: *keep}, out)
