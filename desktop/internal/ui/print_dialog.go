@@ -52,7 +52,6 @@ type printDialog struct {
 	busy    bool               // rendering, printing or saving
 	working context.CancelFunc // cancels the rendering under way
 	pdf     []byte             // the rendered sheets, once rendered
-	listed  bool               // the printers are known
 }
 
 // showPrintDialog opens the print dialog for ids and lists the printers in
@@ -62,7 +61,7 @@ func (a *App) showPrintDialog(q appstate.PrintQueues, suggested string, ids []st
 	ctx, stop := context.WithCancel(a.ctx)
 	p := &printDialog{a: a, q: q, ids: ids, suggested: suggested, ctx: ctx, stop: stop, open: true}
 	p.printers = widget.NewSelect(nil, func(string) { p.refresh() })
-	p.printers.PlaceHolder = "Looking for printers..."
+	p.printers.PlaceHolder = "Looking for printers…"
 	p.printers.Disable()
 	p.copies = widget.NewEntry()
 	p.copies.SetText("1")
@@ -73,6 +72,11 @@ func (a *App) showPrintDialog(q appstate.PrintQueues, suggested string, ids []st
 		return nil
 	}
 	p.copies.OnChanged = func(string) { p.refresh() }
+	p.copies.OnSubmitted = func(string) { // Enter prints
+		if !p.printBtn.Disabled() {
+			p.printNow()
+		}
+	}
 	p.msg = widget.NewLabel("")
 	p.msg.Wrapping = fyne.TextWrapWord
 	p.bar = widget.NewProgressBar()
@@ -108,7 +112,6 @@ func (a *App) showPrintDialog(q appstate.PrintQueues, suggested string, ids []st
 // listedPrinters shows the printers, the default chosen, or says why
 // there are none.
 func (p *printDialog) listedPrinters(list appstate.Printers, err error) {
-	p.listed = true
 	switch {
 	case err != nil:
 		p.printers.PlaceHolder = "No printer"
@@ -215,7 +218,7 @@ func (p *printDialog) render(done func([]byte)) {
 	p.setBusy(true, cancel)
 	p.bar.SetValue(0)
 	p.bar.Show()
-	p.say(fmt.Sprintf("Preparing %s...", sheetCount(len(p.ids))))
+	p.say(fmt.Sprintf("Preparing %s…", sheetCount(len(p.ids))))
 	now := p.a.d.Session.Now()
 	p.a.d.Go(func() {
 		var buf bytes.Buffer
@@ -259,7 +262,7 @@ func (p *printDialog) printNow() {
 			return
 		}
 		p.setBusy(true, nil)
-		p.say(fmt.Sprintf("Sending to %s...", job.Printer))
+		p.say(fmt.Sprintf("Sending to %s…", job.Printer))
 		by := p.a.d.Session.Status().User
 		p.a.d.Go(func() {
 			// Once sending starts it is not interrupted (closing the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"healthprep.dev/desktop/internal/appstate/printer"
@@ -86,7 +87,7 @@ func TestPrintDialogPrintsToTheChosenPrinter(t *testing.T) {
 	b, c, p := printSetup(t)
 	p.printers.SetSelected("front")
 	p.copies.SetText("2")
-	test.Tap(p.printBtn)
+	p.copies.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Enter prints
 	b.wait()
 	if p.open {
 		t.Fatalf("after Print: dialog open, message %q; want it closed", p.msg.Text)
