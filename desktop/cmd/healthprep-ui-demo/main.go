@@ -18,7 +18,12 @@
 // lock screen, then as the admin the users screen and the screening
 // editor, and the Documents tab with a page to review), saves each as
 // DIR/NN-name.png from the window's own canvas, and quits; run it under
-// Xvfb (make screenshots). It needs cgo and OpenGL (Fyne's GL driver).
+// Xvfb (make screenshots) on a screen of at least 1920x1200, as the
+// schedule with its open prep sheet is also saved in the dark theme and
+// at 150 % scale (DIR/sheet-THEME-PERCENT.png: sheet-dark-100,
+// sheet-light-150, sheet-dark-150). The scale is Fyne's FYNE_SCALE, which
+// the window reads again whenever the settings change. It needs cgo and
+// OpenGL (Fyne's GL driver).
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 	_ "time/tzdata" // -tz works without a system zone database
 
@@ -119,7 +125,7 @@ func run(cfg Config) error {
 	a := app.NewWithID("dev.healthprep.demo")
 	a.Settings().SetTheme(ui.Theme(cfg.Dark))
 	w := a.NewWindow("HealthPrep - Demo Family Clinic")
-	w.Resize(fyne.NewSize(1280, 760))
+	w.Resize(windowSize)
 	u := ui.New(a, w, ui.Deps{
 		Session: session, Schedule: clinic.Source, Sheets: clinic.Source, Overrides: clinic.Source,
 		Location: cfg.Location,
@@ -135,7 +141,7 @@ func run(cfg Config) error {
 	var tourErr error
 	if cfg.Screenshots != "" {
 		go func() {
-			tourErr = tour(w, u, session, clinic, cfg.Screenshots)
+			tourErr = tour(a, w, u, session, cfg)
 			fyne.Do(a.Quit)
 		}()
 	}
@@ -143,17 +149,26 @@ func run(cfg Config) error {
 	return tourErr
 }
 
+// windowSize is the window's size at 100 %: 1280x760 pixels.
+var windowSize = fyne.NewSize(1280, 760)
+
+// sheetLooks are the themes and scales the schedule and prep sheet are
+// also saved in, to check they stay legible.
+var sheetLooks = []struct {
+	dark  bool
+	scale float64
+}{{true, 1}, {false, 1.5}, {true, 1.5}}
+
 // tour walks through the main screens as a person would (keyboard
 // included) and saves a screenshot of each.
-func tour(w fyne.Window, u *ui.App, session *appstate.Session, clinic *demo.Clinic, dir string) error {
+func tour(a fyne.App, w fyne.Window, u *ui.App, session *appstate.Session, cfg Config) error {
+	dir := cfg.Screenshots
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	n := 0
-	shot := func(name string) error {
+	save := func(file string) error {
 		time.Sleep(700 * time.Millisecond) // let the window lay out and paint
-		n++
-		path := filepath.Join(dir, fmt.Sprintf("%02d-%s.png", n, name))
+		path := filepath.Join(dir, file)
 		img := w.Canvas().Capture() // runs on the window's GL context itself
 		if !uniform(img) {
 			f, err := os.Create(path)
@@ -164,11 +179,33 @@ func tour(w fyne.Window, u *ui.App, session *appstate.Session, clinic *demo.Clin
 			return png.Encode(f, img)
 		}
 		// Some software GL stacks (Mesa under Xvfb) read back a blank
-		// front buffer: take the X display instead.
-		if out, err := exec.Command("import", "-window", "root", path).CombinedOutput(); err != nil {
+		// front buffer: take the window from the X display instead.
+		if out, err := exec.Command("import", "-window", w.Title(), path).CombinedOutput(); err != nil {
 			return fmt.Errorf("the window's capture is blank and import failed: %v: %s", err, out)
 		}
 		return nil
+	}
+	n := 0
+	shot := func(name string) error {
+		n++
+		return save(fmt.Sprintf("%02d-%s.png", n, name))
+	}
+	// look switches the theme and the scale; the window reads FYNE_SCALE
+	// again when the settings change.
+	userScale, hadScale := os.LookupEnv("FYNE_SCALE")
+	look := func(dark bool, scale float64) {
+		switch {
+		case scale != 1:
+			os.Setenv("FYNE_SCALE", strconv.FormatFloat(scale, 'f', -1, 64))
+		case hadScale:
+			os.Setenv("FYNE_SCALE", userScale)
+		default:
+			os.Unsetenv("FYNE_SCALE")
+		}
+		fyne.DoAndWait(func() {
+			a.Settings().SetTheme(ui.Theme(dark))
+			w.Resize(windowSize) // in device-independent units: 1.5 times the pixels at 150 %
+		})
 	}
 	key := func(k fyne.KeyName) {
 		fyne.DoAndWait(func() {
@@ -191,6 +228,14 @@ func tour(w fyne.Window, u *ui.App, session *appstate.Session, clinic *demo.Clin
 	if err := shot("schedule-and-sheet"); err != nil {
 		return err
 	}
+	for _, l := range sheetLooks {
+		look(l.dark, l.scale)
+		name := map[bool]string{false: "light", true: "dark"}[l.dark]
+		if err := save(fmt.Sprintf("sheet-%s-%.0f.png", name, l.scale*100)); err != nil {
+			return err
+		}
+	}
+	look(cfg.Dark, 1)
 	session.SyncStarted()
 	session.SyncProgress(appstate.Progress{Applied: 1840, Seq: 620, Latest: 1000})
 	session.SetOnline(false)
