@@ -208,3 +208,45 @@ func TestOnClinicChangeAfterCommittedSettingsPages(t *testing.T) {
 		})
 	}
 }
+
+// TestFeedTimeZoneFollowsSyncedSettings: a result taken late in the
+// evening UTC is dated in the clinic's zone, the one synced before it in
+// the same run.
+func TestFeedTimeZoneFollowsSyncedSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	obs := func(id string) syncagent.Change {
+		return syncagent.Change{Kind: "chart_resource", ID: "Observation/" + id, Payload: fmt.Appendf(nil,
+			`{"resourceType":"Observation","id":%q,"status":"final","subject":{"reference":"Patient/p1"},
+			"code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},"effectiveDateTime":"2025-11-01T23:30:00Z",
+			"valueQuantity":{"value":6.1,"unit":"%%"}}`, id)}
+	}
+	pages := [][]syncagent.Change{
+		{{Kind: "patient", ID: "p1", Payload: patientJSON("p1", "Ann")}, obs("utc")},
+		{{Kind: "config", ID: syncstore.OrgConfigID, Payload: []byte(`{"timezone":"Pacific/Auckland"}`)}},
+		{obs("auckland")},
+	}
+	for i, p := range pages {
+		for j := range p {
+			p[j].Seq = int64(10*i + j + 1)
+		}
+		cur, _ := s.Cursor(ctx)
+		if err := s.ApplyPage(ctx, syncagent.Page{From: cur, Next: fmt.Sprint("c", i), Changes: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := s.Local().Record(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Observation/utc": "2025-11-01", "Observation/auckland": "2025-11-02"}
+	for _, it := range rec.Items {
+		if got := it.Start.String(); got != want[it.Ref] {
+			t.Errorf("%s dated %s, want %s", it.Ref, got, want[it.Ref])
+		}
+	}
+	if len(rec.Items) != 2 {
+		t.Errorf("%d items, want 2", len(rec.Items))
+	}
+}

@@ -256,3 +256,30 @@ func TestUnreadableSettingsKeepTheCurrentOnes(t *testing.T) {
 		t.Errorf("errors = %v, want one saying the current settings are kept", f.errs)
 	}
 }
+
+// BenchmarkFollowSettingsChange is the cost, on the sync agent's
+// goroutine, of a page carrying new organisation settings: the page's
+// transaction, reading the settings and compiling the screening library,
+// and handing them to the source and the session.
+func BenchmarkFollowSettingsChange(b *testing.B) {
+	f := &following{bundle: setup(b, 1), clock: &fakeClock{t: now}}
+	f.sync = syncstore.New(f.store, nil)
+	f.session = appstate.NewSession(fakeAuth{}, 0, f.clock.now)
+	cache.Follow(context.Background(), f.sync, f.session, func(err error) { b.Fatal(err) }, f.src)
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		payload := fmt.Appendf(nil, `{"timezone":"America/Chicago","desktop_idle_minutes":%d}`, 2+i%10)
+		cur, err := f.sync.Cursor(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = f.sync.ApplyPage(ctx, syncagent.Page{From: cur, Next: fmt.Sprint("c", i),
+			Changes: []syncagent.Change{{Kind: "config", ID: syncstore.OrgConfigID, Payload: payload, Seq: int64(i + 1)}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if f.session.Status().ClinicRev == 0 {
+		b.Fatal("the session never followed")
+	}
+}
