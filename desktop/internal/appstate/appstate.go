@@ -14,6 +14,11 @@
 // person, when the workstation locks, how a day is printed. The Fyne package
 // renders these values and forwards the person's intents.
 //
+// The organisation's synced settings (Clinic: time zone, idle lock,
+// lookback, screening engine) can change while the window runs: the cache
+// source (ClinicFollower) and then the Session take them, and the window
+// refreshes when Status.ClinicRev moves.
+//
 // Implementations live in subpackages: cache (over the encrypted local store,
 // the shared screening engine and prep sheet assembly), pipeline (the
 // document screens over the document pipeline's queue), remote (the admin

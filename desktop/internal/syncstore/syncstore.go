@@ -26,6 +26,12 @@
 //   - config, screening_type, override_conflict, document_result and kinds
 //     this build does not know: sealed settings under "<kind>/<id>".
 //
+// A page that changes the organisation's settings or screening library
+// calls the OnClinicChange functions once committed (the window follows
+// them without a restart), and the agent records each successful sync
+// under LastSyncKey (RecordSync), so the last-sync time survives a
+// restart.
+//
 // Outbox entries written by Enqueue carry the agent's metadata (document
 // id, content hash and pipeline version of a document result; record id and
 // base seq of an override) sealed with the payload. Entries written by
