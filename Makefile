@@ -24,7 +24,7 @@ NODE_PEERS          := cloud/internal/testpeer/node
 APT_PACKAGES := postgresql poppler-utils chromium gnome-keyring dbus-daemon \
 	libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd \
 	pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
-	xvfb xauth dbus-x11 imagemagick xdotool cups-daemon cups-client
+	xvfb xauth dbus-x11 imagemagick xdotool cups-daemon cups-client cups-core-drivers
 
 .PHONY: help
 help: ## list the targets

@@ -21,9 +21,7 @@ import (
 // one at a time (Fyne's test app is shared), so these do too.
 func printSetup(t *testing.T) (*bundle, *printertest.CUPS, *printDialog) {
 	t.Helper()
-	if m := printertest.Missing(); m != "" {
-		t.Skipf("the private CUPS scheduler needs %s (the Makefile's apt target installs it)", m)
-	}
+	printertest.Require(t)
 	c := printertest.Start(t)
 	c.AddQueue(t, "front")
 	c.AddQueue(t, "back")

@@ -77,9 +77,7 @@ func TestWindowsIsHonestlyUnsupported(t *testing.T) {
 func TestPrintErrorsDoNotQuoteThePath(t *testing.T) {
 	t.Parallel()
 	// A real lp that cannot reach a scheduler (nothing listens on port 1).
-	if _, err := exec.LookPath("lp"); err != nil {
-		t.Skip("lp (apt: cups-client) is not installed")
-	}
+	printertest.Require(t)
 	s := printer.System{Env: []string{"CUPS_SERVER=127.0.0.1:1"}}
 	path := "/home/nurse/Jane Doe sheet.pdf"
 	err := s.Print(context.Background(), path)
@@ -100,9 +98,7 @@ func TestPrintErrorsDoNotQuoteThePath(t *testing.T) {
 // and a small PDF.
 func setup(t *testing.T, more ...string) (*printertest.CUPS, printer.System, string, []byte) {
 	t.Helper()
-	if m := printertest.Missing(); m != "" {
-		t.Skipf("the private CUPS scheduler needs %s (the Makefile's apt target installs it)", m)
-	}
+	printertest.Require(t)
 	c := printertest.Start(t)
 	for _, q := range append([]string{"front", "back"}, more...) {
 		c.AddQueue(t, q)
@@ -197,9 +193,7 @@ func have(cmds ...string) func(string) (string, error) {
 // BenchmarkPrinters is how long the print dialog waits for its list: the
 // lpstat commands against a running scheduler with two printers.
 func BenchmarkPrinters(b *testing.B) {
-	if m := printertest.Missing(); m != "" {
-		b.Skipf("the private CUPS scheduler needs %s", m)
-	}
+	printertest.Require(b)
 	c := printertest.Start(b)
 	c.AddQueue(b, "front")
 	c.AddQueue(b, "back")
@@ -215,9 +209,7 @@ func BenchmarkPrinters(b *testing.B) {
 // BenchmarkPrintTo is how long Print keeps the dialog busy once the PDF
 // is rendered: the state check and lp, until the scheduler has the job.
 func BenchmarkPrintTo(b *testing.B) {
-	if m := printertest.Missing(); m != "" {
-		b.Skipf("the private CUPS scheduler needs %s", m)
-	}
+	printertest.Require(b)
 	c := printertest.Start(b)
 	c.AddQueue(b, "front")
 	path := filepath.Join(b.TempDir(), "sheet.pdf")

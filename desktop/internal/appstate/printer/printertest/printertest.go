@@ -53,6 +53,21 @@ func Missing() string {
 	return "the gziptoany filter (apt: cups-core-drivers)"
 }
 
+// Require stops the test when Missing names something: a skip on a
+// developer's machine, a failure under CI (CI=true), where the Makefile's
+// apt target has installed CUPS and a skip would hide untested printing.
+func Require(tb testing.TB) {
+	tb.Helper()
+	m := Missing()
+	if m == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("the private CUPS scheduler needs %s", m)
+	}
+	tb.Skipf("the private CUPS scheduler needs %s (the Makefile's apt target installs it)", m)
+}
+
 // CUPS is a running private scheduler.
 type CUPS struct {
 	// Addr is host:port of the scheduler.
