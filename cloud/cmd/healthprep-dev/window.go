@@ -9,11 +9,12 @@ package main
 //  1. the sign-in screen; the demo nurse types her email and password;
 //  2. today's schedule, synced from the sandbox through the cloud;
 //  3. Enter opens the first appointment's prep sheet;
-//  4. the cloud API process is stopped: the offline banner appears;
+//  4. the cloud API process is killed; the nurse locks, signs out and
+//     signs in again, offline: the offline banner shows;
 //  5. Down and Enter open the next sheet from the workstation's copy;
-//  6. the API is started again; the nurse locks and signs out, the demo
-//     admin signs in and is asked for her one-time code (TOTP, computed
-//     from the secret she enrolled through the API);
+//  6. the API is started again; the nurse signs out, the demo admin signs
+//     in and is asked for her one-time code (TOTP, computed from the
+//     secret she enrolled through the API);
 //  7. the Administration tab's Users page;
 //  8. its Screening types editor.
 //
@@ -44,6 +45,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,9 +100,6 @@ const (
 	// screenDeadline bounds the wait for one screen's text; generous for a
 	// loaded 2-core machine (each OCR pass takes a second or two).
 	screenDeadline = 60 * time.Second
-	// offlineDeadline bounds the wait for the offline banner: the sync
-	// agent notices the lost cloud at its next poll (30 s).
-	offlineDeadline = 90 * time.Second
 )
 
 // visit is one appointment of the clinic's today the window must list.
@@ -407,26 +406,14 @@ type driver struct {
 func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPassword, adminTOTP string, enrolled time.Time) error {
 	first := visits[0]
 	sheetLabel := func(v visit) string { return v.Start.Format("2006-01-02 15:04") } // the sheet's "Visit:" line
-	// 1. Sign in as the nurse: Tab focuses the email field.
+	// 1. The nurse signs in online.
 	if err := d.screen(0, nil, screenDeadline); err != nil {
 		return err
 	}
-	if err := d.keys("Tab"); err != nil {
+	if err := d.signIn(st.sec.NurseEmail, st.sec.NursePassword); err != nil {
 		return err
 	}
-	if err := d.typeText(st.sec.NurseEmail); err != nil {
-		return err
-	}
-	if err := d.keys("Return"); err != nil {
-		return err
-	}
-	if err := d.typeText(st.sec.NursePassword); err != nil {
-		return err
-	}
-	if err := d.keys("Return"); err != nil {
-		return err
-	}
-	// 2. The schedule has the focus; Enter opens the first row's sheet.
+	// 2. The schedule has the focus; 3. Enter opens the first row's sheet.
 	if err := d.screen(1, []string{first.Name}, screenDeadline); err != nil {
 		return err
 	}
@@ -436,26 +423,29 @@ func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPasswo
 	if err := d.screen(2, []string{first.Name, sheetLabel(first)}, screenDeadline); err != nil {
 		return err
 	}
-	// 4. The cloud API goes away: the banner says so.
-	apiIdx := -1
-	for i, pid := range st.pids {
-		if pid == st.api.cmd.Process.Pid {
-			apiIdx = i
-		}
-	}
+	// 4. The cloud API goes away (killed, as a lost connection: a
+	// workstation's open watch stream would hold up its graceful stop for
+	// its full 10 s). The nurse signs out and in again: offline, with the
+	// password this workstation remembers, and the banner says so at once
+	// (a window left open notices at the sync agent's next poll, ≤ 30 s).
+	apiIdx := slices.Index(st.pids, st.api.cmd.Process.Pid)
 	if apiIdx < 0 {
 		return errors.New("the cloud API process is not among those started")
 	}
-	// Killed, as a lost connection: a workstation's open watch stream
-	// holds up the API's graceful stop for its full 10 s.
 	_ = st.api.cmd.Process.Kill()
 	<-st.api.done
 	st.stops[apiIdx] = func() {}
-	fmt.Fprintf(d.out, "window: stopped the cloud API (pid %d)\n", st.pids[apiIdx])
-	if err := d.screen(3, nil, offlineDeadline); err != nil {
+	fmt.Fprintf(d.out, "window: killed the cloud API (pid %d)\n", st.pids[apiIdx])
+	if err := d.signOut(); err != nil {
 		return err
 	}
-	// 5. The next sheet still opens, from the workstation's copy.
+	if err := d.signIn(st.sec.NurseEmail, st.sec.NursePassword); err != nil {
+		return err
+	}
+	if err := d.screen(3, []string{first.Name}, screenDeadline); err != nil {
+		return err
+	}
+	// 5. Down and Enter open the next sheet, from the workstation's copy.
 	if len(visits) > 1 {
 		if err := d.keys("Down", "Return"); err != nil {
 			return err
@@ -466,8 +456,7 @@ func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPasswo
 	} else if err := d.screen(4, nil, screenDeadline); err != nil {
 		return err
 	}
-	// 6. The API again; the nurse locks and signs out (Tab, Tab reach
-	// Sign out from the password field), the admin signs in.
+	// 6. The API again; the admin signs in, with her one-time code.
 	env := cloudEnv(st.base, st.pg.DSN("healthprep", "healthprep_app_login", st.sec.AppPassword),
 		st.pg.DSN("healthprep", "healthprep_owner", st.sec.OwnerPassword), st.sec, st.mailDev)
 	u, err := url.Parse(st.base)
@@ -481,36 +470,14 @@ func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPasswo
 	}
 	st.api, st.stops[apiIdx], st.pids[apiIdx] = api, api.stop, api.cmd.Process.Pid
 	fmt.Fprintf(d.out, "window: started the cloud API again (pid %d)\n", api.cmd.Process.Pid)
-	if err := d.click("Lock"); err != nil {
-		return err
-	}
-	if err := d.waitText("the lock screen", []string{"is locked", "Sign out"}, screenDeadline); err != nil {
-		return err
-	}
-	if err := d.keys("Tab", "Tab", "space"); err != nil {
-		return err
-	}
-	if err := d.waitText("the sign-in screen after signing out", []string{"Sign in", "Password"}, screenDeadline); err != nil {
-		return err
-	}
-	// The email field keeps the last email: select it all and type over.
-	if err := d.keys("Tab", "ctrl+a"); err != nil {
-		return err
-	}
-	if err := d.typeText(st.sec.AdminEmail); err != nil {
-		return err
-	}
-	if err := d.keys("Return"); err != nil {
-		return err
-	}
-	if err := d.typeText(adminPassword); err != nil {
-		return err
-	}
-	if err := d.keys("Return"); err != nil {
+	if err := d.signOut(); err != nil {
 		return err
 	}
 	if adminTOTP == "" {
 		return errors.New("the demo admin has no TOTP: admins are expected to need a second factor")
+	}
+	if err := d.signIn(st.sec.AdminEmail, adminPassword); err != nil {
+		return err
 	}
 	if err := d.screen(5, nil, screenDeadline); err != nil {
 		return err
@@ -551,6 +518,41 @@ func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPasswo
 		return err
 	}
 	return d.screen(7, nil, screenDeadline)
+}
+
+// signIn types email and password into the sign-in screen: Tab focuses
+// the email field, whose earlier text is selected and typed over; Enter
+// moves to the password, Enter signs in.
+func (d *driver) signIn(email, password string) error {
+	if err := d.keys("Tab", "ctrl+a"); err != nil {
+		return err
+	}
+	if err := d.typeText(email); err != nil {
+		return err
+	}
+	if err := d.keys("Return"); err != nil {
+		return err
+	}
+	if err := d.typeText(password); err != nil {
+		return err
+	}
+	return d.keys("Return")
+}
+
+// signOut locks the window with the status bar's Lock button and signs
+// out from the lock screen (Tab, Tab from its password field reach Sign
+// out).
+func (d *driver) signOut() error {
+	if err := d.click("Lock"); err != nil {
+		return err
+	}
+	if err := d.waitText("the lock screen", []string{"is locked", "Sign out"}, screenDeadline); err != nil {
+		return err
+	}
+	if err := d.keys("Tab", "Tab", "space"); err != nil {
+		return err
+	}
+	return d.waitText("the sign-in screen after signing out", []string{"Sign in", "Password"}, screenDeadline)
 }
 
 // findWindow waits for the window named HealthPrep and focuses it.
@@ -670,25 +672,9 @@ func (d *driver) waitCapture(path string, want []string, wait time.Duration) (fl
 		if err == nil && sd < minDeviation {
 			err = fmt.Errorf("the capture is blank (luminance σ %.1f)", sd)
 		}
-		// Sparse text first (reads status bars and buttons), then
-		// automatic page segmentation (reads lines like "Name <email>"
-		// whole), together.
-		for _, psm := range []string{"11", "3"} {
-			if err != nil {
-				break
-			}
-			var t string
-			var words []ocrWord
-			if t, words, err = readText(d.ctx, path, psm); err == nil {
-				if psm == "11" {
-					text, d.last = "", nil
-				}
-				text = strings.TrimSpace(text + " " + t)
-				d.last = append(d.last, words...)
-				missing = missingText(text, want)
-				if len(missing) == 0 {
-					return sd, nil
-				}
+		if err == nil {
+			if text, d.last, missing, err = readScreen(d.ctx, path, want); err == nil && len(missing) == 0 {
+				return sd, nil
 			}
 		}
 		if err == nil {
@@ -745,6 +731,24 @@ func luminanceDeviation(img image.Image) float64 {
 	}
 	mean := sum / n
 	return math.Sqrt(max(sq/n-mean*mean, 0))
+}
+
+// readScreen reads a screenshot until it finds want: sparse text first
+// (reads status bars and buttons), then automatic page segmentation
+// (reads lines like "Name <email>" whole) when something is missing. It
+// returns the text and words of the passes made and what is missing.
+func readScreen(ctx context.Context, path string, want []string) (text string, words []ocrWord, missing []string, err error) {
+	for _, psm := range []string{"11", "3"} {
+		t, w, err := readText(ctx, path, psm)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		text, words = strings.TrimSpace(text+" "+t), append(words, w...)
+		if missing = missingText(text, want); len(missing) == 0 {
+			break
+		}
+	}
+	return text, words, missing, nil
 }
 
 // ocrWord is one word tesseract read and where.

@@ -99,15 +99,11 @@ func TestWindow(t *testing.T) {
 			if sd := luminanceDeviation(img); sd < minDeviation {
 				t.Fatalf("luminance σ %.1f; want at least %d (blank)", sd, minDeviation)
 			}
-			var text string
-			for _, psm := range []string{"11", "3"} {
-				got, _, err := readText(context.Background(), path, psm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				text += " " + got
+			text, _, missing, err := readScreen(context.Background(), path, s.Want)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if missing := missingText(text, s.Want); len(missing) > 0 {
+			if len(missing) > 0 {
 				t.Errorf("OCR does not read %s in %q", quoteAll(missing), text)
 			}
 		})
