@@ -87,10 +87,10 @@ unit: ## run the Go tests of every module (no installs)
 	@# (seed count and convergence) shows in the output.
 	@cd desktop/internal/syncagent && go test -count=1 -run 'TestSimulation$$' | grep -E '^(sync simulation|ok|FAIL|---)'
 
-screenshots: deps ## run the real window under Xvfb on the demo data, save PNGs to .run/screenshots and check them
+screenshots: deps ## run the real window under Xvfb on the demo data (light/dark, 100/150 %), save PNGs to .run/screenshots and check them
 	@mkdir -p .run/bin && rm -rf .run/screenshots
 	cd desktop && go build -o ../.run/bin/healthprep-ui-demo ./cmd/healthprep-ui-demo
-	LANG=en_US.UTF-8 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" .run/bin/healthprep-ui-demo -screenshots $(CURDIR)/.run/screenshots
+	LANG=en_US.UTF-8 dbus-run-session -- xvfb-run -a -s "-screen 0 1920x1200x24" .run/bin/healthprep-ui-demo -screenshots $(CURDIR)/.run/screenshots
 	cd desktop && HP_SCREENSHOTS=$(CURDIR)/.run/screenshots go test -count=1 -run TestScreenshots ./cmd/healthprep-ui-demo
 
 eval-docs: ## documents: OCR CER/WER, PHI recall/precision/F2 on text PDFs and scans, classification, pipeline vs tesseract pages/s

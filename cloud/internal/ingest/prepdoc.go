@@ -105,6 +105,7 @@ func buildPrepDocument(engine *screening.Engine, vc visitChart, loc *time.Locati
 		Screenings: engine.Evaluate(rec, asOf, nil),
 		Conditions: rec.Items,
 		Entries:    prepsheet.Entries(rec),
+		Documents:  rec.Documents,
 		AsOf:       time.Date(y, m, d, 12, 0, 0, 0, loc),
 		Location:   loc,
 		Appointment: prepsheet.Appointment{Start: visit.Start, Provider: visit.Provider, Location: visit.Location,

@@ -374,6 +374,7 @@ func assemble(rec chart.Record, results []screening.Result, cfg Config, now time
 		Screenings: results,
 		Conditions: rec.Items, // Assemble lists the active conditions among them
 		Entries:    prepsheet.Entries(rec),
+		Documents:  rec.Documents,
 		AsOf:       time.Date(y, m, d, 12, 0, 0, 0, cfg.Location),
 		Location:   cfg.Location,
 	}

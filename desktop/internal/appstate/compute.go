@@ -38,6 +38,7 @@ func ComputeSheet(engine *screening.Engine, rec chart.Record, overrides []screen
 		Screenings:  results,
 		Conditions:  rec.Items, // Assemble lists the active conditions among them
 		Entries:     prepsheet.Entries(rec),
+		Documents:   rec.Documents,
 		Lookback:    lookback,
 		AsOf:        time.Date(y, m, d, 12, 0, 0, 0, loc),
 		Location:    loc,
