@@ -62,6 +62,8 @@ func (a deviceAuthn) Authenticate(ctx context.Context, token string) (Principal,
 	switch {
 	case errors.Is(err, device.ErrRevoked):
 		return Principal{}, ErrRevoked
+	case errors.Is(err, device.ErrOrgSuspended):
+		return Principal{}, ErrOrgSuspended
 	case errors.Is(err, device.ErrInvalidToken):
 		return Principal{}, ErrSessionInvalid
 	case err != nil:
@@ -92,6 +94,8 @@ func (s *deviceServer) wire(ctx context.Context, procedure string, err error) er
 		return connect.NewError(connect.CodeInvalidArgument, errors.New(ii.Error()))
 	case errors.Is(err, device.ErrBadCode):
 		return connect.NewError(connect.CodePermissionDenied, errors.New("code: this enrolment code is not valid (unknown, already used or expired); ask an administrator for a new one"))
+	case errors.Is(err, device.ErrOrgSuspended):
+		return suspendedError()
 	case errors.Is(err, device.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, errors.New("device_id: no such device in your organisation"))
 	}

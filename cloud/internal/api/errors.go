@@ -26,6 +26,30 @@ var (
 	ErrRateLimited      = errors.New("too many attempts")
 )
 
+// ErrOrgSuspended is what an Authenticator or a sign-in returns (wrapped or
+// not) for valid credentials of an organisation that is suspended. The API
+// answers with suspendedError: nothing is revoked, and the same
+// credentials work again once the organisation is reinstated.
+var ErrOrgSuspended = errors.New("organisation suspended")
+
+// Suspension metadata: SuspendedHeader is "organization" on every refusal
+// because the caller's organisation is suspended, so that a client can say
+// "account suspended" rather than "signed out", "offline" or "revoked"
+// (and must not crypto-shred anything).
+const (
+	SuspendedHeader = "Healthprep-Suspended"
+	msgSuspended    = "this organisation's HealthPrep account is suspended: contact your administrator or HealthPrep support"
+)
+
+// suspendedError is the refusal for a suspended organisation:
+// PermissionDenied (the credentials are valid, so not Unauthenticated: a
+// client keeps its token and its cache) with SuspendedHeader.
+func suspendedError() *connect.Error {
+	e := connect.NewError(connect.CodePermissionDenied, errors.New(msgSuspended))
+	e.Meta().Set(SuspendedHeader, "organization")
+	return e
+}
+
 // PublicError is a domain error whose message is written for the person
 // who made the request and is safe to send (no secrets, no PHI).
 type PublicError interface {
@@ -68,6 +92,9 @@ func (m errorMapper) wire(ctx context.Context, procedure string, err error) erro
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		return ce
+	}
+	if errors.Is(err, ErrOrgSuspended) {
+		return suspendedError()
 	}
 	if ie := identityWire(err); ie != nil {
 		return ie

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -41,7 +42,13 @@ var tokens = map[string]Principal{
 
 type fakeAuthn struct{}
 
+// suspendedToken is a valid session of a suspended organisation.
+const suspendedToken = "nurse-of-suspended-org"
+
 func (fakeAuthn) Authenticate(_ context.Context, token string) (Principal, error) {
+	if token == suspendedToken {
+		return Principal{}, fmt.Errorf("validating session: %w", ErrOrgSuspended)
+	}
 	p, ok := tokens[token]
 	if !ok {
 		return Principal{}, ErrSessionInvalid

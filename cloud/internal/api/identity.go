@@ -51,6 +51,9 @@ var identityErrors = []struct {
 
 // identityWire maps an identity error, or returns nil when err is not one.
 func identityWire(err error) *connect.Error {
+	if errors.Is(err, identity.ErrOrgSuspended) {
+		return suspendedError()
+	}
 	var ie *identity.InputError
 	if errors.As(err, &ie) {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New(ie.Error()))
@@ -115,6 +118,9 @@ func (a Identity) Authenticate(ctx context.Context, token string) (Principal, er
 	p, err := a.Svc.Validate(ctx, token)
 	if errors.Is(err, identity.ErrUnauthenticated) {
 		return Principal{}, ErrSessionInvalid
+	}
+	if errors.Is(err, identity.ErrOrgSuspended) {
+		return Principal{}, ErrOrgSuspended
 	}
 	if err != nil {
 		return Principal{}, err

@@ -124,8 +124,10 @@ func CallerFrom(ctx context.Context) Caller {
 	return cl
 }
 
-// guard is the RBAC interceptor: it authenticates the bearer token, looks
-// the procedure up in rules, checks the role and the second factor, and
+// guard is the RBAC interceptor: it authenticates the bearer token (a
+// session or device of a suspended organisation is refused with
+// suspendedError, whatever the procedure), looks the procedure up in
+// rules, checks the role and the second factor, and
 // checks that a request naming an organisation names the caller's own
 // unless the caller is a root admin.
 type guard struct {
@@ -151,6 +153,9 @@ func (g *guard) admit(ctx context.Context, procedure string, h http.Header, peer
 	p, err := g.auth.Authenticate(ctx, token)
 	if errors.Is(err, ErrRevoked) {
 		return ctx, revokedError()
+	}
+	if errors.Is(err, ErrOrgSuspended) {
+		return ctx, suspendedError()
 	}
 	if errors.Is(err, ErrSessionInvalid) {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New(msgSignIn))

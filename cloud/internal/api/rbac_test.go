@@ -161,7 +161,9 @@ func TestEveryProcedureHasARule(t *testing.T) {
 
 // TestRBACMatrix calls every RPC as every kind of caller over a real HTTP/2
 // server and checks it is allowed, refused with PermissionDenied, or refused
-// with Unauthenticated exactly as the specification says.
+// with Unauthenticated exactly as the specification says. A valid session
+// of a suspended organisation is refused everything but the public
+// procedures, with the suspension refusal.
 func TestRBACMatrix(t *testing.T) {
 	t.Parallel()
 	f := setupFakes(t, Options{})
@@ -178,6 +180,7 @@ func TestRBACMatrix(t *testing.T) {
 		{"ma", "ma"},
 		{"2fa", "admin-2fa"},
 		{"enrol", "admin-enrol"},
+		{"suspended", suspendedToken},
 	}
 	procs := allProcedures(t)
 	sort.Slice(procs, func(i, j int) bool { return procs[i].path < procs[j].path })
@@ -191,6 +194,8 @@ func TestRBACMatrix(t *testing.T) {
 				switch {
 				case public:
 					wantCode = 0
+				case cl.name == "suspended":
+					wantCode = connect.CodePermissionDenied
 				case cl.token == "" || tokens[cl.token] == (Principal{}):
 					wantCode = connect.CodeUnauthenticated
 				case contains(allowed, cl.name):
@@ -206,6 +211,10 @@ func TestRBACMatrix(t *testing.T) {
 				}
 				if wantCode != 0 && got != wantCode {
 					t.Errorf("%s as %s: code %v (%v); want %v", p.path, cl.name, got, err, wantCode)
+				}
+				var ce *connect.Error
+				if suspended := errors.As(err, &ce) && ce.Meta().Get(SuspendedHeader) == "organization" && ce.Message() == msgSuspended; suspended != (cl.name == "suspended" && !public) {
+					t.Errorf("%s as %s: %v; is the suspension refusal: %v, want %v", p.path, cl.name, err, suspended, !suspended)
 				}
 			})
 		}
@@ -232,6 +241,9 @@ func TestRefusedCallsReachNothing(t *testing.T) {
 		}
 		if _, err := call(context.Background(), f, p, "", nil); err == nil {
 			t.Errorf("%s anonymous: allowed", p.path)
+		}
+		if _, err := call(context.Background(), f, p, suspendedToken, nil); err == nil {
+			t.Errorf("%s by a suspended organisation: allowed", p.path)
 		}
 	}
 	for _, p := range []procedure{{path: c.OrgServiceCreateOrgProcedure}, {path: c.AuditServiceExportAuditCsvProcedure, streaming: true}} {

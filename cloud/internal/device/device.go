@@ -5,7 +5,9 @@
 // organisation and (for the admin's list) refreshes its last-sync time.
 // Revoking a device makes its token fail with ErrRevoked, which the API
 // turns into the distinct refusal that tells the workstation to
-// crypto-shred its cache.
+// crypto-shred its cache. A device of a suspended organisation fails with
+// ErrOrgSuspended instead: nothing is revoked or shredded, and the same
+// token works again once the organisation is reinstated.
 //
 // Codes and tokens are stored only as SHA-256 hashes (both carry ≥ 50 bits
 // of randomness and codes live one hour by default, so a plain hash is
@@ -45,6 +47,9 @@ var (
 	ErrInvalidToken = errors.New("device: the device token is not valid")
 	// ErrRevoked: the device was revoked.
 	ErrRevoked = errors.New("device: this workstation was revoked")
+	// ErrOrgSuspended: the device's organisation is suspended; the token
+	// is otherwise valid and works again after reinstatement.
+	ErrOrgSuspended = errors.New("device: this organisation's HealthPrep account is suspended")
 	// ErrNotFound: no such device in the organisation.
 	ErrNotFound = errors.New("device: no such device")
 )
@@ -176,7 +181,8 @@ func clean(field, v string, minLen, maxLen int) (string, error) {
 }
 
 // Enrol exchanges a code for a device and its token. The code is used up
-// in the same transaction that creates the device.
+// in the same transaction that creates the device. A valid code of a
+// suspended organisation gives ErrOrgSuspended and stays unused.
 func (s *Store) Enrol(ctx context.Context, in Enrolment) (Enrolled, error) {
 	name, err := clean("name", in.Name, 1, 100)
 	if err != nil {
@@ -205,13 +211,18 @@ func (s *Store) Enrol(ctx context.Context, in Enrolment) (Enrolled, error) {
 		// Single use: the row is locked and marked used in this
 		// transaction; a concurrent enrolment with the same code waits
 		// and then sees used_at set.
-		err := tx.QueryRow(ctx, `SELECT org_id, issued_by FROM device_enrolment_codes
-			WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 FOR UPDATE`, hash(code), now).Scan(&d.OrgID, &d.EnrolledBy)
+		var suspended bool
+		err := tx.QueryRow(ctx, `SELECT c.org_id, c.issued_by, o.status = 'suspended' AND NOT o.is_platform
+			FROM device_enrolment_codes c JOIN organizations o ON o.id = c.org_id
+			WHERE c.code_hash = $1 AND c.used_at IS NULL AND c.expires_at > $2 FOR UPDATE OF c`, hash(code), now).Scan(&d.OrgID, &d.EnrolledBy, &suspended)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrBadCode
 		}
 		if err != nil {
 			return err
+		}
+		if suspended { // the code stays unused: it works after reinstatement while it lasts
+			return ErrOrgSuspended
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (id, org_id, name, os, version, enrolled_by, enrolled_at, token_hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.ID, d.OrgID, d.Name, d.OS, d.Version, d.EnrolledBy, d.EnrolledAt, hash(token)); err != nil {
@@ -226,7 +237,7 @@ func (s *Store) Enrol(ctx context.Context, in Enrolment) (Enrolled, error) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrBadCode) {
+		if errors.Is(err, ErrBadCode) || errors.Is(err, ErrOrgSuspended) {
 			return Enrolled{}, err
 		}
 		return Enrolled{}, fmt.Errorf("enrolling a device: %w", err)
@@ -252,8 +263,10 @@ func deviceIDOf(token string) (uuid.UUID, bool) {
 const lastSyncEvery = 30 * time.Second
 
 // Authenticate returns the device a token belongs to. A revoked device
-// fails with ErrRevoked, anything else unknown with ErrInvalidToken. It
-// records the contact as the device's last sync (at most every 30 s).
+// fails with ErrRevoked, a valid one of a suspended organisation with
+// ErrOrgSuspended, anything else unknown with ErrInvalidToken. It records
+// the contact as the device's last sync (at most every 30 s; a refused
+// contact is not a sync).
 func (s *Store) Authenticate(ctx context.Context, token string) (Device, error) {
 	id, ok := deviceIDOf(token)
 	if !ok {
@@ -264,9 +277,11 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Device, error) 
 	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
 		var revoked, last *time.Time
 		var revokedBy *uuid.UUID
-		err := tx.QueryRow(ctx, `SELECT id, org_id, name, os, version, enrolled_by, enrolled_at, last_sync_at, revoked_at, revoked_by
-			FROM devices WHERE token_hash = $1`, hash(token)).Scan(&d.ID, &d.OrgID, &d.Name, &d.OS, &d.Version, &d.EnrolledBy,
-			&d.EnrolledAt, &last, &revoked, &revokedBy)
+		var suspended bool
+		err := tx.QueryRow(ctx, `SELECT d.id, d.org_id, d.name, d.os, d.version, d.enrolled_by, d.enrolled_at, d.last_sync_at,
+			d.revoked_at, d.revoked_by, o.status = 'suspended' AND NOT o.is_platform
+			FROM devices d JOIN organizations o ON o.id = d.org_id WHERE d.token_hash = $1`, hash(token)).Scan(&d.ID, &d.OrgID,
+			&d.Name, &d.OS, &d.Version, &d.EnrolledBy, &d.EnrolledAt, &last, &revoked, &revokedBy, &suspended)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrInvalidToken
 		}
@@ -277,7 +292,10 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Device, error) 
 			return ErrInvalidToken
 		}
 		if revoked != nil {
-			return ErrRevoked
+			return ErrRevoked // revocation wins: it is final, suspension is not
+		}
+		if suspended {
+			return ErrOrgSuspended
 		}
 		if last == nil || now.Sub(*last) >= lastSyncEvery {
 			if _, err := tx.Exec(ctx, `UPDATE devices SET last_sync_at = $2 WHERE id = $1`, d.ID, now); err != nil {
@@ -288,7 +306,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Device, error) 
 		d.LastSyncAt = *last
 		return nil
 	})
-	if errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrRevoked) {
+	if errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrOrgSuspended) {
 		return Device{}, err
 	}
 	if err != nil {

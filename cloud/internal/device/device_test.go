@@ -241,3 +241,84 @@ func TestCodeIsSingleUseUnderRace(t *testing.T) {
 		t.Errorf("%d enrolments succeeded with one code; want 1", ok)
 	}
 }
+
+// setStatus moves org to status as the org service would (arrangement; the
+// lifecycle rules are tested in package org, the RPC in package api).
+func (b bundle) setStatus(t *testing.T, org tenancy.OrgID, status string) {
+	t.Helper()
+	err := b.db.WithOrg(context.Background(), org, func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), `UPDATE organizations SET status = $2 WHERE id = $1`, org, status)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("setting status %s: %v", status, err)
+	}
+}
+
+// TestSuspendedOrganisation: while its organisation is suspended a
+// workstation's token and an unused enrolment code are refused with
+// ErrOrgSuspended (not ErrRevoked: nothing is shredded, and a refused
+// contact is not a sync); other organisations are unaffected; reinstating
+// restores both without re-enrolment. Revocation still wins.
+func TestSuspendedOrganisation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	e := b.enrol(t, b.a, "Front desk")
+	gone := b.enrol(t, b.a, "Stolen laptop")
+	other := b.enrol(t, b.b, "Clinic B desk")
+	code, _, err := b.store.IssueCode(ctx, b.admin, b.a, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.Revoke(ctx, b.admin, b.a, gone.Device.ID, "stolen"); err != nil {
+		t.Fatal(err)
+	}
+	synced, err := b.store.Authenticate(ctx, e.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.setStatus(t, b.a, "suspended")
+	b.clock.add(10 * time.Minute) // past lastSyncEvery, within the code's hour
+	for _, tt := range []struct {
+		name, token string
+		want        error
+	}{
+		{"enrolled workstation", e.Token, device.ErrOrgSuspended},
+		{"revoked workstation", gone.Token, device.ErrRevoked},
+	} {
+		if _, err := b.store.Authenticate(ctx, tt.token); !errors.Is(err, tt.want) {
+			t.Errorf("%s while suspended: %v; want %v", tt.name, err, tt.want)
+		}
+	}
+	if _, err := b.store.Authenticate(ctx, e.Token); err == nil || err.Error() != "device: this organisation's HealthPrep account is suspended" {
+		t.Errorf("message while suspended: %v", err)
+	}
+	if _, err := b.store.Enrol(ctx, device.Enrolment{Code: code, Name: "New desk"}); !errors.Is(err, device.ErrOrgSuspended) {
+		t.Errorf("enrolling while suspended: %v; want ErrOrgSuspended", err)
+	}
+	if _, err := b.store.Authenticate(ctx, other.Token); err != nil {
+		t.Errorf("another organisation's workstation: %v; want accepted", err)
+	}
+	list, err := b.store.List(ctx, b.a, true)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %d devices, %v; want 2 (no enrolment while suspended)", len(list), err)
+	}
+	for _, d := range list {
+		if d.ID == e.Device.ID && !d.LastSyncAt.Equal(synced.LastSyncAt) {
+			t.Errorf("last sync moved to %v while refused; want %v", d.LastSyncAt, synced.LastSyncAt)
+		}
+	}
+
+	b.setStatus(t, b.a, "live")
+	if d, err := b.store.Authenticate(ctx, e.Token); err != nil || d.ID != e.Device.ID {
+		t.Errorf("after reinstatement: %+v, %v; want the same device, same token", d, err)
+	}
+	if _, err := b.store.Enrol(ctx, device.Enrolment{Code: code, Name: "New desk"}); err != nil {
+		t.Errorf("the code kept during suspension, after reinstatement: %v; want enrolled", err)
+	}
+	if _, err := b.store.Authenticate(ctx, gone.Token); !errors.Is(err, device.ErrRevoked) {
+		t.Errorf("revoked workstation after reinstatement: %v; want ErrRevoked", err)
+	}
+}

@@ -66,6 +66,16 @@
 //     and answer ErrInvalidCredentials, like a wrong password; deactivated
 //     accounts answer the same. login_attempts stores an HMAC-SHA256 of the
 //     email under Config.EmailHashKey, never the email.
+//   - Suspension: while an organisation's status is suspended its users
+//     cannot sign in and its open sessions do not validate (both
+//     ErrOrgSuspended); nothing is revoked, so reinstating the organisation
+//     (any other status) restores access at once. SignIn checks the
+//     password first, so the answer reveals the organisation's status only
+//     to someone who knows the password; the refusal is audited in the
+//     organisation's chain (auth.signin, failure, reason org_suspended),
+//     is not counted towards lockout, throttling or spraying detection,
+//     and burns no TOTP code. The platform organisation (root admins) is
+//     never treated as suspended.
 //   - TOTP: SHA-1, 6 digits, 30 s, ±1 step; a code (its time step) is
 //     accepted once (users.totp_last_step). Mandatory for root_admin and
 //     admin, and for everyone in an org with require_2fa_all; the scope is
@@ -75,7 +85,8 @@
 //   - Sessions: 256-bit random tokens (base64url), only SHA-256 stored; idle
 //     timeout from organizations.session_idle_minutes (desktop sessions:
 //     desktop_idle_minutes), absolute 12 h. Every failure of Validate is
-//     ErrUnauthenticated.
+//     ErrUnauthenticated, except a valid session of a suspended
+//     organisation (ErrOrgSuspended).
 //   - Invites: 256-bit tokens, 7 days, one-time (accept is one conditional
 //     UPDATE under the org row lock), max_users counts active users plus
 //     open, unexpired invites.
@@ -243,6 +254,10 @@ var (
 	// ErrLastAdmin: the change would leave the organisation without an
 	// active admin.
 	ErrLastAdmin = errors.New("the organisation must keep at least one active admin")
+	// ErrOrgSuspended: the user's organisation is suspended (status
+	// suspended). SignIn says so only after the password was verified;
+	// Validate says so for a session that is otherwise valid.
+	ErrOrgSuspended = errors.New("this organisation's HealthPrep account is suspended: contact your administrator or HealthPrep support")
 	// ErrInvalidInput matches every *InputError.
 	ErrInvalidInput = errors.New("invalid input")
 )

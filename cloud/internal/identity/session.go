@@ -71,8 +71,12 @@ const touchInterval = time.Minute
 // Validate returns the principal of a session token and records the use
 // (sliding the idle timeout, see touchInterval). A malformed, unknown, tampered, expired,
 // idle-timed-out or revoked token, or one whose user is deactivated, gives
-// ErrUnauthenticated. The role and scope are read live from the user and
-// org, so a role change or a new 2FA requirement applies to open sessions.
+// ErrUnauthenticated. A session that is otherwise valid but whose
+// organisation is suspended gives ErrOrgSuspended and is not touched; it
+// validates again once the organisation is reinstated (if it has not
+// expired meanwhile). The role, scope and organisation status are read
+// live, so a role change, a new 2FA requirement or a suspension applies
+// to open sessions at once.
 func (s *Service) Validate(ctx context.Context, token string) (Principal, error) {
 	hash, ok := tokenHash(token)
 	if !ok {
@@ -83,28 +87,33 @@ func (s *Service) Validate(ctx context.Context, token string) (Principal, error)
 		p                    Principal
 		kind, role           string
 		enrolled, requireAll bool
+		suspended            bool
 	)
 	err := s.db.WithPlatform(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
 			WITH s AS (
 				SELECT s.id, s.org_id, s.user_id, u.role, s.device_id, s.kind, s.mfa_verified,
-				       u.totp_enabled_at IS NOT NULL AS enrolled, o.require_2fa_all, s.last_seen_at
+				       u.totp_enabled_at IS NOT NULL AS enrolled, o.require_2fa_all, s.last_seen_at,
+				       `+orgSuspended+` AS suspended
 				FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.org_id
 				WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
 				  AND s.last_seen_at + make_interval(mins => s.idle_minutes) > $2
 				  AND u.status = 'active'),
 			touch AS (
 				UPDATE sessions SET last_seen_at = $2
-				WHERE id = (SELECT id FROM s) AND last_seen_at <= $2 - make_interval(secs => $3))
-			SELECT id, org_id, user_id, role, device_id, kind, mfa_verified, enrolled, require_2fa_all FROM s`,
+				WHERE id = (SELECT id FROM s WHERE NOT suspended) AND last_seen_at <= $2 - make_interval(secs => $3))
+			SELECT id, org_id, user_id, role, device_id, kind, mfa_verified, enrolled, require_2fa_all, suspended FROM s`,
 			hash, now, touchInterval.Seconds()).
-			Scan(&p.SessionID, &p.OrgID, &p.UserID, &role, &p.DeviceID, &kind, &p.MFAVerified, &enrolled, &requireAll)
+			Scan(&p.SessionID, &p.OrgID, &p.UserID, &role, &p.DeviceID, &kind, &p.MFAVerified, &enrolled, &requireAll, &suspended)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("validating session: %w", err)
+	}
+	if suspended {
+		return Principal{}, ErrOrgSuspended
 	}
 	p.Role, p.Kind = Role(role), Kind(kind)
 	p.Scope = scopeOf(p.Role, requireAll, enrolled, p.MFAVerified)

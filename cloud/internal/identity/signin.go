@@ -37,6 +37,7 @@ type userRow struct {
 	totpEnabled *time.Time
 	lastStep    int64
 	requireAll  bool
+	suspended   bool // the organisation is suspended (never the platform's)
 }
 
 func (u *userRow) enrolled() bool { return u.totpEnabled != nil }
@@ -49,8 +50,14 @@ func (u *userRow) sessionUser() sessionUser {
 	return sessionUser{id: u.id, org: u.org, role: u.role, enrolled: u.enrolled(), requireAll: u.requireAll}
 }
 
+// orgSuspended is true for a row o of organizations whose people are
+// refused: status suspended, and never the platform organisation, so root
+// admins are not locked out.
+const orgSuspended = `(o.status = 'suspended' AND NOT o.is_platform)`
+
 const userSelect = `SELECT u.id, u.org_id, u.email, u.role, u.status, u.password_hash, u.locked_until,
-	u.totp_secret_enc, u.totp_enabled_at, u.totp_last_step, o.require_2fa_all
+	u.totp_secret_enc, u.totp_enabled_at, u.totp_last_step, o.require_2fa_all,
+	` + orgSuspended + `
 	FROM users u JOIN organizations o ON o.id = u.org_id `
 
 // loadUser reads one user by a WHERE clause on u; nil when there is none.
@@ -58,7 +65,7 @@ func loadUser(ctx context.Context, tx pgx.Tx, where string, args ...any) (*userR
 	var u userRow
 	var role string
 	err := tx.QueryRow(ctx, userSelect+where, args...).Scan(&u.id, &u.org, &u.email, &role, &u.status, &u.hash,
-		&u.lockedUntil, &u.totpEnc, &u.totpEnabled, &u.lastStep, &u.requireAll)
+		&u.lockedUntil, &u.totpEnc, &u.totpEnabled, &u.lastStep, &u.requireAll, &u.suspended)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -158,6 +165,9 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (Session, error
 			f.reason = "deactivated"
 		}
 		return Session{}, s.fail(ctx, f, ErrInvalidCredentials)
+	case u.suspended:
+		// Only now, with the password verified, is the status told.
+		return Session{}, s.refuseSuspended(ctx, u, c, now)
 	}
 
 	method := "none"
@@ -364,6 +374,23 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return Session{}, fmt.Errorf("changing password: %w", err)
 	}
 	return sess, nil
+}
+
+// refuseSuspended audits a sign-in refused because u's organisation is
+// suspended and returns ErrOrgSuspended. The credentials were right, so
+// nothing counts towards lockout, throttling or spraying detection.
+func (s *Service) refuseSuspended(ctx context.Context, u *userRow, c Client, now time.Time) error {
+	err := s.db.WithOrg(ctx, u.org, func(tx pgx.Tx) error {
+		return s.audit(ctx, tx, u, audit.Event{
+			At: now, ActorUserID: u.id, ActorRole: string(u.role), Action: "auth.signin", Outcome: audit.Failure,
+			IP: ipString(c), DeviceID: c.DeviceID,
+			Details: map[string]string{"reason": "org_suspended", "kind": string(c.Kind)},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("recording refused sign-in: %w", err)
+	}
+	return ErrOrgSuspended
 }
 
 // failure is one failed attempt to record.
