@@ -253,7 +253,7 @@ func (h *Handler) principal(r *http.Request) (identity.Principal, bool) {
 	}
 	p, err := h.ids.Validate(r.Context(), tok)
 	if err != nil {
-		if !errors.Is(err, identity.ErrUnauthenticated) {
+		if !errors.Is(err, identity.ErrUnauthenticated) && !errors.Is(err, identity.ErrOrgSuspended) {
 			h.log.ErrorContext(r.Context(), "web: validating session", "err", err)
 		}
 		return identity.Principal{}, false
@@ -315,6 +315,7 @@ func personMessage(err error) string {
 	for _, s := range []error{
 		identity.ErrInvalidCredentials, identity.ErrLocked, identity.ErrThrottled, identity.ErrInvalidTOTP,
 		identity.ErrMaxUsers, identity.ErrEmailInUse, identity.ErrTOTPEnrolled, identity.ErrTOTPNotEnrolled,
+		identity.ErrOrgSuspended,
 	} {
 		if errors.Is(err, s) {
 			m := s.Error()
@@ -333,6 +334,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, identity.ErrMaxUsers), errors.Is(err, identity.ErrEmailInUse), errors.Is(err, identity.ErrTOTPEnrolled):
 		return http.StatusConflict
+	case errors.Is(err, identity.ErrOrgSuspended):
+		return http.StatusForbidden
 	}
 	return http.StatusBadRequest
 }

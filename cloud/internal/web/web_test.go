@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"healthprep.dev/cloud/internal/identity"
 	"healthprep.dev/cloud/internal/web"
 )
@@ -764,4 +766,49 @@ func TestResetLinkRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSuspendedOrganisation: a suspended clinic's person with the right
+// password is told the account is suspended (403, not "wrong password"),
+// an open session stops working without an error in the log, and after
+// reinstatement the person signs in again.
+func TestSuspendedOrganisation(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const email = "nina.nurse@riverside.example"
+	_, link := f.invite(t, email, identity.RoleNurse)
+	b := f.browser(t)
+	form := b.get(link)
+	enrol := b.follow(b.submit(form, "/web/invite/accept", url.Values{"password": {userPassword}, "confirm": {userPassword}}))
+	mustContain(t, enrol, "Skip for now")
+	mustContain(t, b.get("/web/"), "Nurse")
+
+	status := func(s string) {
+		t.Helper()
+		// As a root admin's status change does (platform scope).
+		if err := f.db.WithPlatform(context.Background(), func(tx pgx.Tx) error {
+			_, err := tx.Exec(context.Background(), `UPDATE organizations SET status = $2 WHERE id = $1`, f.org, s)
+			return err
+		}); err != nil {
+			t.Fatalf("setting status %s: %v", s, err)
+		}
+	}
+	status("suspended")
+	if p := b.get("/web/"); strings.Contains(p.body, "Nurse") {
+		t.Errorf("a suspended clinic's open session still shows the landing page")
+	}
+	other := f.browser(t)
+	p := other.submit(other.get("/web/signin"), "/web/signin", url.Values{"email": {email}, "password": {userPassword}})
+	if p.status != http.StatusForbidden {
+		t.Errorf("sign-in status = %d; want 403", p.status)
+	}
+	mustContain(t, p, "This organisation&#39;s HealthPrep account is suspended: contact your administrator or HealthPrep support.")
+	if strings.Contains(f.logs.String(), "validating session") {
+		t.Errorf("the log reports a suspended session as an error:\n%s", f.logs.String())
+	}
+	status("live")
+	// The page dropped the refused session's cookie: sign in again.
+	again := f.browser(t)
+	again.follow(again.submit(again.get("/web/signin"), "/web/signin", url.Values{"email": {email}, "password": {userPassword}}))
+	mustContain(t, again.get("/web/"), "Nurse")
 }

@@ -71,6 +71,9 @@ var (
 	ErrUnreachable = errors.New("cloud unreachable")
 	// ErrAccountDisabled: the account or the workstation was revoked.
 	ErrAccountDisabled = errors.New("account disabled")
+	// ErrOrgSuspended: the organisation's account is suspended; the
+	// person's account and this workstation are intact.
+	ErrOrgSuspended = errors.New("organisation suspended")
 )
 
 // SignInMessage is what the sign-in or lock screen says after err. It
@@ -91,6 +94,8 @@ func SignInMessage(err error) string {
 		return "HealthPrep cannot reach the cloud, and you have not signed in on this workstation before, so it cannot be used offline. Ask a colleague who has, or wait for the connection."
 	case errors.Is(err, ErrUnreachable):
 		return "HealthPrep cannot reach the cloud. Check the network and try again."
+	case errors.Is(err, ErrOrgSuspended):
+		return "This organisation's HealthPrep account is suspended. Contact your administrator or HealthPrep support."
 	case errors.Is(err, ErrAccountDisabled):
 		return "This account or workstation has been disabled. Contact your administrator."
 	case errors.Is(err, context.DeadlineExceeded):

@@ -78,6 +78,9 @@ type Cloud struct {
 	calls    map[string]int
 	srv      *httptest.Server
 	seq      int
+	// suspended refuses the organisation's people as the cloud refuses a
+	// suspended organisation (see Suspend).
+	suspended bool
 	// screening is the organisation's screening settings (screening.go).
 	screening screeningState
 }
@@ -295,6 +298,21 @@ func (f *Cloud) accountByID(id string) *Account {
 	return nil
 }
 
+// Suspend suspends (or reinstates) the organisation's account: sign-ins
+// with the right password and every signed-in call are refused the way
+// the cloud refuses them (permission denied, Healthprep-Suspended).
+func (f *Cloud) Suspend(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.suspended = on
+}
+
+func suspendedError() error {
+	ce := connect.NewError(connect.CodePermissionDenied, errors.New("this organisation's HealthPrep account is suspended: contact your administrator or HealthPrep support"))
+	ce.Meta().Set("Healthprep-Suspended", "organization")
+	return ce
+}
+
 // caller checks the bearer token (under f.mu): a verified session of an
 // active user, with one of roles when any are given.
 func (f *Cloud) caller(h http.Header, name string, roles ...v1.Role) (*Account, *session, error) {
@@ -312,6 +330,9 @@ func (f *Cloud) caller(h http.Header, name string, roles ...v1.Role) (*Account, 
 		ce := connect.NewError(connect.CodeUnauthenticated, errors.New("this account was deactivated"))
 		ce.Meta().Set("Healthprep-Revoked", "user")
 		return nil, nil, ce
+	}
+	if f.suspended {
+		return nil, nil, suspendedError()
 	}
 	if !s.verified && name != "VerifySecondFactor" && name != "WhoAmI" {
 		return nil, nil, connect.NewError(connect.CodePermissionDenied, errors.New("complete the second factor first"))
@@ -333,6 +354,9 @@ func (f *Cloud) SignIn(_ context.Context, req *connect.Request[v1.SignInRequest]
 	if a == nil || a.Password != req.Msg.GetPassword() || a.Deactivated {
 		f.record(a, "auth.signin", v1.AuditOutcome_AUDIT_OUTCOME_FAILURE, "user", "")
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("wrong email or password"))
+	}
+	if f.suspended {
+		return nil, suspendedError()
 	}
 	t := token()
 	s := &session{userID: a.ID, verified: a.TOTP == "" && !a.MustEnrolTOTP, deviceID: req.Msg.GetDeviceId()}
@@ -851,6 +875,9 @@ func (f *Cloud) syncCaller(h http.Header, name string) (*Account, *session, erro
 				ce.Meta().Set("Healthprep-Revoked", "device")
 				return nil, nil, ce
 			}
+		}
+		if f.suspended {
+			return nil, nil, suspendedError()
 		}
 		return nil, s, nil
 	}

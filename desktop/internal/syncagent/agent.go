@@ -104,6 +104,11 @@ var ErrCursorAhead = errors.New("the sync cursor is ahead of the cloud")
 // stops and returns it, and the caller crypto-shreds the local store.
 var ErrRevoked = errors.New("this workstation's access was revoked by the cloud")
 
+// ErrSuspended is what Cloud calls return while the organisation's
+// account is suspended. Unlike ErrRevoked it is not final: Run keeps
+// retrying and syncing resumes when the account is reinstated.
+var ErrSuspended = errors.New("this organisation's HealthPrep account is suspended")
+
 // Resetter is a Store whose cursor can go back to the start.
 type Resetter interface {
 	// ResetCursor sets the cursor to "" if it is still from (else it

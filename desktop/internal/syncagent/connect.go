@@ -34,6 +34,9 @@ const (
 	// RevokedHeader is "device" or "user" when the credentials were
 	// revoked (not merely expired).
 	RevokedHeader = "Healthprep-Revoked"
+	// SuspendedHeader is "organization" when the organisation's account
+	// is suspended: refused for now, not revoked, so nothing is erased.
+	SuspendedHeader = "Healthprep-Suspended"
 )
 
 // fromWireError turns the cloud's refusals into the agent's sentinels.
@@ -41,6 +44,9 @@ func fromWireError(err error) error {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return err
+	}
+	if ce.Meta().Get(SuspendedHeader) != "" {
+		return fmt.Errorf("%w: %w", ErrSuspended, err)
 	}
 	if r := ce.Meta().Get(RevokedHeader); r != "" {
 		return fmt.Errorf("%w (%s): %w", ErrRevoked, r, err)

@@ -74,6 +74,9 @@ func apiError(ctx context.Context, err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
+	if suspended(err) {
+		return &appstate.RefusedError{Message: ce.Message()}
+	}
 	switch ce.Code() {
 	case connect.CodeUnavailable:
 		return appstate.ErrUnreachable

@@ -301,6 +301,13 @@ func unreachable(ctx context.Context, err error) bool {
 	return errors.As(err, &ce) || connect.CodeOf(err) == connect.CodeUnavailable
 }
 
+// suspended reports whether the cloud refused because the organisation's
+// account is suspended.
+func suspended(err error) bool {
+	var ce *connect.Error
+	return errors.As(err, &ce) && ce.Meta().Get(syncagent.SuspendedHeader) != ""
+}
+
 func revoked(err error) bool {
 	var ce *connect.Error
 	return errors.As(err, &ce) && ce.Meta().Get(syncagent.RevokedHeader) != ""
@@ -312,6 +319,8 @@ func signInError(ctx context.Context, err, wrong error) error {
 	switch {
 	case unreachable(ctx, err):
 		return appstate.ErrUnreachable
+	case suspended(err):
+		return appstate.ErrOrgSuspended
 	case revoked(err):
 		return appstate.ErrAccountDisabled
 	case connect.CodeOf(err) == connect.CodeUnauthenticated, connect.CodeOf(err) == connect.CodeInvalidArgument:

@@ -102,6 +102,8 @@ func (o *observed) failed(ctx context.Context, err error) {
 // syncFailure says why a sync failed, in words without PHI.
 func syncFailure(err error) string {
 	switch {
+	case errors.Is(err, syncagent.ErrSuspended):
+		return "this organisation's HealthPrep account is suspended: contact your administrator or HealthPrep support"
 	case errors.Is(err, syncagent.ErrRevoked):
 		return "this workstation's access was revoked"
 	case errors.Is(err, syncagent.ErrCursorAhead):
