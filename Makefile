@@ -92,6 +92,11 @@ screenshots: deps ## run the real window under Xvfb on the demo data (light/dark
 	cd desktop && go build -o ../.run/bin/healthprep-ui-demo ./cmd/healthprep-ui-demo
 	LANG=en_US.UTF-8 dbus-run-session -- xvfb-run -a -s "-screen 0 1920x1200x24" .run/bin/healthprep-ui-demo -screenshots $(CURDIR)/.run/screenshots
 	cd desktop && HP_SCREENSHOTS=$(CURDIR)/.run/screenshots go test -count=1 -run TestScreenshots ./cmd/healthprep-ui-demo
+	@# The real healthprep gui against the real local stack, driven with xdotool (PNGs in .run/screenshots/real).
+	cd cloud && go build -o ../.run/bin/ ./cmd/healthprep-cloud ./cmd/healthprep-sandbox ./cmd/healthprep-dev
+	cd desktop && CGO_ENABLED=1 go build -o ../.run/bin/ ./cmd/healthprep
+	cd cloud && HP_WINDOW_E2E=1 HP_WINDOW_BIN=$(CURDIR)/.run/bin HP_WINDOW_OUT=$(CURDIR)/.run/screenshots/real LANG=en_US.UTF-8 \
+	  dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" go test -count=1 -timeout 10m -run 'TestWindow$$' -v ./cmd/healthprep-dev
 
 eval-docs: ## documents: OCR CER/WER, PHI recall/precision/F2 on text PDFs and scans, classification, pipeline vs tesseract pages/s
 	@cd desktop && go run ./cmd/healthprep-evaldocs -n 40 -seed 1
