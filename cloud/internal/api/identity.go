@@ -195,10 +195,16 @@ func (a Identity) AcceptInvite(ctx context.Context, in AcceptInvite) (SessionSta
 	return sessionStart(s), nil
 }
 
-// WhoAmI implements Auth from the session alone (identity offers no
-// self-lookup yet, and ListUsers is for admins).
-func (a Identity) WhoAmI(_ context.Context, c Caller) (Me, error) {
-	return Me{User: User{ID: c.Principal.UserID, OrgID: c.Principal.OrgID, Role: c.Principal.Role, Active: true}}, nil
+// WhoAmI implements Auth: the caller's own account (email, display name)
+// and session expiry; the role is the session's, read live at validation.
+func (a Identity) WhoAmI(ctx context.Context, c Caller) (Me, error) {
+	self, err := a.Svc.Self(ctx, identityPrincipal(c))
+	if err != nil {
+		return Me{}, err
+	}
+	u := userOf(self.User)
+	u.Role = c.Principal.Role
+	return Me{User: u, SessionExpiresAt: self.SessionExpiresAt}, nil
 }
 
 func userOf(u identity.User) User {

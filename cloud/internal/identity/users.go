@@ -28,6 +28,37 @@ type User struct {
 	CreatedAt   time.Time
 }
 
+// Self is the signed-in person's own account and session, for the
+// "signed in as" line of a client.
+type Self struct {
+	User             User
+	SessionExpiresAt time.Time // the absolute end of the session
+}
+
+// Self reads p's own account and the absolute expiry of p's session (any
+// role, in any scope: it reveals nothing beyond the caller's own record).
+// ErrUnauthenticated when the session or the user is gone.
+func (s *Service) Self(ctx context.Context, p Principal) (Self, error) {
+	var me Self
+	var role string
+	err := s.db.WithOrg(ctx, p.OrgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT u.id, u.org_id, u.email, u.display_name, u.role, u.status = 'active',
+			u.totp_enabled_at IS NOT NULL, u.locked_until, u.created_at, s.expires_at
+			FROM users u JOIN sessions s ON s.user_id = u.id
+			WHERE u.id = $1 AND s.id = $2`, p.UserID, p.SessionID).
+			Scan(&me.User.ID, &me.User.OrgID, &me.User.Email, &me.User.DisplayName, &role, &me.User.Active,
+				&me.User.TOTPEnabled, &me.User.LockedUntil, &me.User.CreatedAt, &me.SessionExpiresAt)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Self{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Self{}, fmt.Errorf("reading own account: %w", err)
+	}
+	me.User.Role = Role(role)
+	return me, nil
+}
+
 // ListUsers lists org's users, active and deactivated.
 func (s *Service) ListUsers(ctx context.Context, actor Principal, org tenancy.OrgID) ([]User, error) {
 	if err := authorizeAdmin(actor, org); err != nil {
