@@ -154,8 +154,10 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 		if serr != nil {
 			msg = "An administrator revoked this workstation. Erasing its copy of patient data failed; contact support."
 		}
+		// Signed out first: the window, on signing out, closes every
+		// dialog of the person's view; this one comes after.
+		session.SignOut()
 		fyne.Do(func() {
-			session.SignOut()
 			d := dialog.NewInformation("Workstation revoked", msg, w)
 			d.SetOnClosed(a.Quit)
 			d.Show()

@@ -94,6 +94,14 @@ type App struct {
 	lock   *lockScreen
 	shown  fyne.CanvasObject
 
+	// owner is the ID of the user the main screen was built for: another
+	// person never sees it (see forget).
+	owner string
+	// hidden are the dialogs (override form, evidence, printing) put
+	// away while the workstation is locked, shown again when the same
+	// person unlocks.
+	hidden []fyne.CanvasObject
+
 	// clinicRev is the Status.ClinicRev the window shows (see
 	// followClinic).
 	clinicRev int
@@ -150,12 +158,16 @@ func (a *App) apply(st appstate.Status) {
 		a.clinicRev = st.ClinicRev
 		a.followClinic()
 	}
+	if a.main != nil && (!st.SignedIn || st.User.ID != a.owner) {
+		a.forget()
+	}
 	switch {
 	case !st.SignedIn:
 		a.signIn.update(st)
 		a.show(a.signIn.root)
 	case st.Locked:
 		if a.shown != a.lock.root {
+			a.hideDialogs()
 			a.show(a.lock.root)
 			a.lock.reset()
 		}
@@ -163,16 +175,53 @@ func (a *App) apply(st appstate.Status) {
 	default:
 		if a.main == nil {
 			a.main = newMainScreen(a)
+			a.owner = st.User.ID
 		}
 		a.main.updateStatus(st)
 		if a.shown != a.main.root {
 			a.show(a.main.root)
 			a.main.focusSchedule()
+			a.restoreDialogs()
 		}
 		if a.main.stale {
 			a.main.refresh()
 		}
 	}
+}
+
+// forget drops everything the signed-in person had on screen, on sign-out
+// or when someone else signs in: the main screen with its open sheet,
+// search text, day, filters and tabs, and every dialog (override form,
+// evidence, printing), open or put away by the lock. The next person
+// starts from a fresh schedule. Work still running for the old screen
+// finishes on widgets no longer shown.
+func (a *App) forget() {
+	a.main, a.owner, a.hidden = nil, "", nil
+	a.lastPrint, a.lastConfirm, a.lastEvidence, a.lastDetails = nil, nil, nil, nil
+	ov := a.win.Canvas().Overlays()
+	for o := ov.Top(); o != nil; o = ov.Top() {
+		ov.Remove(o)
+	}
+}
+
+// hideDialogs puts the open dialogs away as the lock screen covers the
+// window, so that none of them shows patient data over it.
+func (a *App) hideDialogs() {
+	ov := a.win.Canvas().Overlays()
+	a.hidden = append(a.hidden, ov.List()...)
+	for o := ov.Top(); o != nil; o = ov.Top() {
+		ov.Remove(o)
+	}
+}
+
+// restoreDialogs shows the dialogs hideDialogs put away again, as they
+// were, when the same person unlocks.
+func (a *App) restoreDialogs() {
+	ov := a.win.Canvas().Overlays()
+	for _, o := range a.hidden {
+		ov.Add(o)
+	}
+	a.hidden = nil
 }
 
 // followClinic takes the organisation's new settings (Session.Clinic)
