@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // organisations' time zones resolve on minimal images
@@ -180,7 +181,9 @@ func newKMS(ctx context.Context, cfg config.Config, env config.LookupFunc) (enve
 // build constructs every component of a serving process. environ is the
 // process environment, read only for the signing keys (P_KEY_*, NP_KEY_*:
 // PEM private keys whose public halves the JWKS endpoints publish).
-func build(ctx context.Context, cfg config.Config, env config.LookupFunc, environ []string, log *slog.Logger) (*components, error) {
+// build wires the services; closing draining (at shutdown) ends the API's
+// open streams.
+func build(ctx context.Context, cfg config.Config, env config.LookupFunc, environ []string, log *slog.Logger, draining <-chan struct{}) (*components, error) {
 	db, err := tenancy.Open(ctx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return nil, err
@@ -242,7 +245,7 @@ func build(ctx context.Context, cfg config.Config, env config.LookupFunc, enviro
 		Sync:          syncfeed.New(feedStore, syncfeed.Options{}),
 		Devices:       device.New(db, time.Now),
 		Screenings:    screenings,
-	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
+	}, api.Options{MaxRequestBytes: cfg.MaxRequestBytes, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log, Draining: draining})
 
 	pages, err := web.New(ids, web.Config{BaseURL: cfg.BaseURL, CSRFKey: cfg.WebCSRFKey, TrustForwardedFor: cfg.TrustForwardedFor, Logger: log})
 	if err != nil {
@@ -323,7 +326,11 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, environ []
 		}
 		cfg.Role = config.Role(*role)
 	}
-	c, err := build(ctx, cfg, env, environ, log)
+	// Shutdown waits for every call; workstations' Watch streams never end
+	// on their own, so they are ended (cleanly; the clients reconnect) as
+	// soon as shutdown begins, while unary calls finish.
+	draining := make(chan struct{})
+	c, err := build(ctx, cfg, env, environ, log, draining)
 	if err != nil {
 		return err
 	}
@@ -373,6 +380,7 @@ func serve(ctx context.Context, args []string, env config.LookupFunc, environ []
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(draining) }))
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	tlsOn := cfg.TLSCertFile != ""
@@ -455,7 +463,7 @@ func bootstrapRoot(ctx context.Context, args []string, env config.LookupFunc, st
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading password: %w", err)
 	}
-	c, err := build(ctx, cfg, env, nil, slog.New(slog.DiscardHandler))
+	c, err := build(ctx, cfg, env, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"github.com/pquerna/otp/totp"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"healthprep.dev/cloud/internal/pgtest"
@@ -37,7 +39,9 @@ func h2c() *http.Client {
 // TestBinary runs the binary's commands in-process against a real
 // Postgres: migrate as the owner, bootstrap the root admin, serve, answer
 // health, reflection and the API over Connect, gRPC and gRPC-Web, and shut
-// down gracefully.
+// down gracefully: an open SyncService Watch stream (a workstation waiting
+// for changes) ends cleanly as soon as shutdown begins, instead of holding
+// the process for the whole grace period.
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	db := pg.NewDB(t)
@@ -144,10 +148,60 @@ func TestBinary(t *testing.T) {
 		}
 	}
 
+	watch := openWatch(ctx, t, hc, base)
+	defer watch.Close()
 	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exited %d after shutdown: %s", code, errb.String())
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d after shutdown: %s", code, errb.String())
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("serve still running 25 s after shutdown began with a Watch stream open; want it stopped at once")
 	}
+	for watch.Receive() {
+	}
+	if err := watch.Err(); err != nil {
+		t.Errorf("Watch ended with %v; want a clean end of stream at shutdown", err)
+	}
+}
+
+// openWatch signs the root admin in (enrolling TOTP, so the session has
+// full scope) and opens a SyncService Watch stream that has sent its first
+// message.
+func openWatch(ctx context.Context, t *testing.T, hc *http.Client, base string) *connect.ServerStreamForClient[v1.WatchResponse] {
+	t.Helper()
+	auth := healthprepv1connect.NewAuthServiceClient(hc, base)
+	res, err := auth.SignIn(ctx, connect.NewRequest(&v1.SignInRequest{Email: "root@hp.test", Password: "correct horse battery staple 42"}))
+	if err != nil {
+		t.Fatalf("root SignIn: %v", err)
+	}
+	tok := res.Msg.GetSessionToken()
+	en, err := auth.StartTotpEnrolment(ctx, bearer(tok, &v1.StartTotpEnrolmentRequest{}))
+	if err != nil {
+		t.Fatalf("StartTotpEnrolment: %v", err)
+	}
+	code, err := totp.GenerateCode(en.Msg.GetSecret(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.ConfirmTotpEnrolment(ctx, bearer(tok, &v1.ConfirmTotpEnrolmentRequest{TotpCode: code})); err != nil {
+		t.Fatalf("ConfirmTotpEnrolment: %v", err)
+	}
+	watch, err := healthprepv1connect.NewSyncServiceClient(hc, base).Watch(context.Background(), bearer(tok, &v1.WatchRequest{}))
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if !watch.Receive() {
+		t.Fatalf("Watch sent nothing: %v", watch.Err())
+	}
+	return watch
+}
+
+func bearer[T any](token string, msg *T) *connect.Request[T] {
+	r := connect.NewRequest(msg)
+	r.Header().Set("Authorization", "Bearer "+token)
+	return r
 }
 
 func containsName(xs []protoreflect.FullName, s string) bool {

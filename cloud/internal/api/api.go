@@ -253,6 +253,12 @@ type Options struct {
 	TrustForwardedFor bool
 	Logger            *slog.Logger
 	Now               func() time.Time
+	// Draining, when closed, ends every open streaming call (SyncService
+	// Watch) cleanly while unary calls run to completion. Close it when
+	// the server starts shutting down (http.Server.RegisterOnShutdown), or
+	// Shutdown waits for streams that never end. Nil: streams end only
+	// when their clients leave.
+	Draining <-chan struct{}
 }
 
 // Services are the domain services behind the API.
@@ -296,7 +302,7 @@ func Handler(svc Services, opt Options) (http.Handler, []string) {
 	}
 	g := &guard{auth: authn, rules: rules, trustXFF: opt.TrustForwardedFor, log: opt.Logger}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(versionInterceptor{}, g),
+		connect.WithInterceptors(drainInterceptor{draining: opt.Draining}, versionInterceptor{}, g),
 		connect.WithReadMaxBytes(opt.MaxRequestBytes),
 	}
 	em := errorMapper{log: opt.Logger}
