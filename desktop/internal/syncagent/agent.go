@@ -180,6 +180,10 @@ type Options struct {
 	// Now is the clock a successful sync is recorded with (SyncRecorder);
 	// time.Now when nil.
 	Now func() time.Time
+	// After is the clock Run waits with (polls, backoff, watch
+	// reconnects): a channel that receives once d has passed; time.After
+	// when nil.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Agent syncs one Store with one Cloud.
@@ -212,6 +216,9 @@ func New(store Store, cloud Cloud, opt Options) *Agent {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.After == nil {
+		opt.After = time.After
 	}
 	return &Agent{store: store, cloud: cloud, opt: opt, nudge: make(chan struct{}, 1)}
 }
@@ -380,8 +387,11 @@ func Backoff(n int, minD, maxD time.Duration, rnd *rand.Rand) time.Duration {
 }
 
 // Run syncs until ctx ends: at once, then whenever the cloud's watch
-// reports a newer sequence, Nudge is called, or the poll interval passes.
-// A failed sync is retried with backoff. It returns ctx's error, or an
+// reports a newer sequence, Nudge is called, or the poll interval passes;
+// and at once when the watch stream breaks, so that a lost cloud shows
+// (the sync fails) within moments rather than at the next poll. A failed
+// sync is retried with backoff: nothing, not even a broken stream, starts
+// a sync before the backoff has passed. It returns ctx's error, or an
 // error wrapping ErrRevoked as soon as the cloud says this workstation
 // was revoked.
 func (a *Agent) Run(ctx context.Context) error {
@@ -415,15 +425,19 @@ func (a *Agent) Run(ctx context.Context) error {
 				wait = min(wait, 2*time.Second)
 			}
 		}
-		t := time.NewTimer(wait)
+		timer := a.opt.After(wait)
 	waiting:
 		for {
 			select {
 			case <-ctx.Done():
-				t.Stop()
 				return ctx.Err()
 			case live = <-watching:
-				continue
+				// A stream that breaks (or fails to connect) syncs at once,
+				// unless Run is backing off: the watch's own backoff
+				// bounds how often that happens.
+				if live || err != nil {
+					continue
+				}
 			case <-wake:
 				if err != nil {
 					continue // still backing off
@@ -432,11 +446,10 @@ func (a *Agent) Run(ctx context.Context) error {
 				if err != nil {
 					continue
 				}
-			case <-t.C:
+			case <-timer:
 			}
 			break waiting
 		}
-		t.Stop()
 	}
 }
 
@@ -469,12 +482,10 @@ func (a *Agent) watch(ctx context.Context, w Watcher, rnd *rand.Rand, wake chan<
 			a.opt.OnError(fmt.Errorf("watching for changes (polling meanwhile): %w", err))
 		}
 		failures++
-		t := time.NewTimer(Backoff(failures, a.opt.MinBackoff, a.opt.MaxBackoff, rnd))
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-a.opt.After(Backoff(failures, a.opt.MinBackoff, a.opt.MaxBackoff, rnd)):
 		}
 	}
 }
