@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	st, err := up(ctx, upConfig{Dir: abs, BinDir: filepath.Join(abs, "bin"), Port: *port, PGPort: *pgPort,
-		SandboxPort: *sandboxPort, WorkerPort: *workerPort, Durable: true, Sandbox: []string{"-demo"}}, out)
+		SandboxPort: *sandboxPort, WorkerPort: *workerPort, Durable: true, Sandbox: []string{"-demo", "-tz", clinicZone}}, out)
 	if err != nil {
 		return err
 	}

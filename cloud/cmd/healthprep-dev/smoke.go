@@ -79,7 +79,8 @@ const (
 	// ingest's appointment window (ingest.JobsConfig.Run.WindowDays).
 	windowDays = 15
 	// clinicZone is a new organisation's time zone (organizations.timezone
-	// default): synthesised appointments are booked in it.
+	// default), so the demo clinic's: synthesised appointments, and the
+	// sandbox's demo schedule (-tz), are booked in it.
 	clinicZone = "America/New_York"
 	// insecureKeystore is the desktop's file key store for headless tests.
 	insecureKeystore = "insecure-file-for-tests"

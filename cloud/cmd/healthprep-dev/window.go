@@ -223,18 +223,20 @@ func runWindow(ctx context.Context, cfg windowConfig, out io.Writer) (err error)
 }
 
 // windowSchedule returns the sandbox's source flags (the demo data, its
-// schedule from the clinic's today) and the visits of today the window
-// must list, by start time. On a day without clinic (weekends) it books
-// the first clinic day's patients today too, in a collection Bundle
-// written into schedDir, so that the window always has a schedule.
+// schedule from the clinic's today, booked in today's zone: the clinic's)
+// and the visits of today the window must list, by start time. On a day
+// without clinic (weekends) it books the first clinic day's patients
+// today too, in a collection Bundle written into schedDir, so that the
+// window always has a schedule.
 func windowSchedule(today time.Time, schedDir string) ([]string, []visit, error) {
 	date := today.Format(time.DateOnly)
-	start, err := time.ParseInLocation(time.DateOnly, date, time.Local) // as the sandbox reads -start
+	zone := today.Location()
+	start, err := time.ParseInLocation(time.DateOnly, date, zone) // as the sandbox reads -start in -tz
 	if err != nil {
 		return nil, nil, err
 	}
-	source := []string{"-demo", "-seed", strconv.Itoa(demoSeed), "-patients", strconv.Itoa(demoPatients), "-start", date}
-	ds, err := demodata.Generate(demodata.Config{Seed: demoSeed, Patients: demoPatients, Start: start, Location: time.Local})
+	source := []string{"-demo", "-seed", strconv.Itoa(demoSeed), "-patients", strconv.Itoa(demoPatients), "-start", date, "-tz", zone.String()}
+	ds, err := demodata.Generate(demodata.Config{Seed: demoSeed, Patients: demoPatients, Start: start, Location: zone})
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating the demo data: %w", err)
 	}
@@ -423,11 +425,10 @@ func (d *driver) play(st *stack, dir, binDir string, visits []visit, adminPasswo
 	if err := d.screen(2, []string{first.Name, sheetLabel(first)}, screenDeadline); err != nil {
 		return err
 	}
-	// 4. The cloud API goes away (killed, as a lost connection: a
-	// workstation's open watch stream would hold up its graceful stop for
-	// its full 10 s). The nurse signs out and in again: offline, with the
-	// password this workstation remembers, and the banner says so at once
-	// (a window left open notices at the sync agent's next poll, ≤ 30 s).
+	// 4. The cloud API goes away (killed, as a lost connection). The nurse
+	// signs out and in again: offline, with the password this workstation
+	// remembers, and the banner says so at once (a window left open
+	// notices at the sync agent's next poll, ≤ 30 s).
 	apiIdx := slices.Index(st.pids, st.api.cmd.Process.Pid)
 	if apiIdx < 0 {
 		return errors.New("the cloud API process is not among those started")

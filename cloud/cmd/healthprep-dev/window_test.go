@@ -145,9 +145,10 @@ func TestWindowNeedsADisplay(t *testing.T) {
 }
 
 // TestWindowSchedule: the visits the window must list are the demo
-// schedule's on the clinic's date, by time; on a weekend (no clinic) the
-// next clinic day's first patients are booked that day in a Bundle the
-// sandbox loads too.
+// schedule's on the clinic's date, by time, 08:00–16:30 on the clinic's
+// clock (the sandbox is told the clinic's zone with -tz); on a weekend (no
+// clinic) the next clinic day's first patients are booked that day in a
+// Bundle the sandbox loads too.
 func TestWindowSchedule(t *testing.T) {
 	t.Parallel()
 	loc, err := time.LoadLocation(clinicZone)
@@ -177,12 +178,18 @@ func TestWindowSchedule(t *testing.T) {
 				if got, want := v.Start.In(loc).Format(time.DateOnly), tt.day.Format(time.DateOnly); got != want {
 					t.Errorf("visit %d on %s; want %s", i, got, want)
 				}
+				if at := v.Start.In(loc); at.Hour() < 8 || at.Hour()*60+at.Minute() > 16*60 {
+					t.Errorf("visit %d at %s clinic time; want a slot starting 08:00–16:00", i, at.Format(time.Kitchen))
+				}
 				if i > 0 && v.Start.Before(visits[i-1].Start) {
 					t.Errorf("visit %d at %v before visit %d at %v; want by time", i, v.Start, i-1, visits[i-1].Start)
 				}
 				if len(strings.Fields(v.Name)) != 2 {
 					t.Errorf("visit %d name %q; want given and family name", i, v.Name)
 				}
+			}
+			if i := slices.Index(source, "-tz"); i < 0 || i+1 == len(source) || source[i+1] != clinicZone {
+				t.Errorf("source %v; want -tz %s so the sandbox books the visits on the clinic's clock", source, clinicZone)
 			}
 			hasData := slices.Contains(source, "-data")
 			if hasData != tt.wantExtra {

@@ -2,7 +2,9 @@
 // for demos and development: it loads FHIR JSON from -data and/or generates
 // synthetic demo data (-demo), registers the OAuth clients given on the
 // command line, and prints where to reach it. With -write-demo DIR it only
-// writes the generated demo data as FHIR Bundles and exits.
+// writes the generated demo data as FHIR Bundles and exits. The demo
+// clinic's visits are booked 08:00–16:30 in -tz, the clinic's time zone
+// (default: this machine's), so give it the organisation's zone.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // -tz resolves on machines without zoneinfo
 
 	"healthprep.dev/cloud/internal/demodata"
 	"healthprep.dev/cloud/internal/sandbox"
@@ -32,6 +35,7 @@ type config struct {
 	seed        uint64
 	patients    int
 	start       time.Time
+	zone        *time.Location
 	latency     time.Duration
 	clientID    string
 	redirect    string
@@ -44,7 +48,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("healthprep-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var data, start string
+	var data, start, zone string
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8090", "listen address (loopback)")
 	fs.StringVar(&c.publicURL, "public-url", "", "server root as clients see it (default: from each request)")
 	fs.StringVar(&data, "data", "", "comma-separated directories of FHIR R4 JSON to load (Synthea bundles, one resource per file)")
@@ -52,7 +56,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.writeDemo, "write-demo", "", "write the demo data as FHIR Bundles into this directory and exit")
 	fs.Uint64Var(&c.seed, "seed", 1, "demo data seed")
 	fs.IntVar(&c.patients, "patients", 200, "demo data patients")
-	fs.StringVar(&start, "start", "", "first day of the demo schedule, YYYY-MM-DD (default: today)")
+	fs.StringVar(&start, "start", "", "first day of the demo schedule, YYYY-MM-DD in -tz (default: today there)")
+	fs.StringVar(&zone, "tz", "", "the demo clinic's IANA time zone, e.g. America/New_York: visits are booked 08:00–16:30 there (default: this machine's)")
 	fs.DurationVar(&c.latency, "latency", 0, "delay every FHIR response by this much")
 	fs.StringVar(&c.clientID, "client-id", "healthprep-dev", "auth code client to register")
 	fs.StringVar(&c.redirect, "redirect-uri", "http://127.0.0.1:8080/epic/callback", "its redirect URI (comma-separated for several)")
@@ -65,9 +70,17 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if data != "" {
 		c.dataDirs = strings.Split(data, ",")
 	}
-	c.start = time.Now()
+	c.zone = time.Local
+	if zone != "" {
+		loc, err := time.LoadLocation(zone)
+		if err != nil || zone == "Local" {
+			return c, fmt.Errorf("-tz %q is not an IANA time zone such as America/New_York", zone)
+		}
+		c.zone = loc
+	}
+	c.start = time.Now().In(c.zone)
 	if start != "" {
-		t, err := time.ParseInLocation(time.DateOnly, start, time.Local)
+		t, err := time.ParseInLocation(time.DateOnly, start, c.zone)
 		if err != nil {
 			return c, fmt.Errorf("-start must be YYYY-MM-DD")
 		}
@@ -96,7 +109,7 @@ func main() {
 
 func run(cfg config, out io.Writer) error {
 	if cfg.writeDemo != "" || cfg.demo {
-		ds, err := demodata.Generate(demodata.Config{Seed: cfg.seed, Patients: cfg.patients, Start: cfg.start, Location: time.Local})
+		ds, err := demodata.Generate(demodata.Config{Seed: cfg.seed, Patients: cfg.patients, Start: cfg.start, Location: cfg.zone})
 		if err != nil {
 			return err
 		}
