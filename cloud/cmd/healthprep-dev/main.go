@@ -104,6 +104,10 @@ type secrets struct {
 // sandbox for the demo organisation.
 const backendClientID = "healthprep-demo-backend"
 
+// demoNurseName is the demo nurse's display name: WhoAmI returns it and the
+// window's status bar shows it.
+const demoNurseName = "Demo Nurse"
+
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("healthprep-dev", flag.ContinueOnError)
 	dir := fs.String("dir", ".run", "state directory")
@@ -587,7 +591,7 @@ func seedDemo(ctx context.Context, root *rootSession, s *secrets, mailDev *testp
 		if len(tok) != 2 {
 			return errors.New("the nurse's invite mail has no link")
 		}
-		if _, err := auth.AcceptInvite(ctx, connect.NewRequest(&v1.AcceptInviteRequest{Token: tok[1], Password: s.NursePassword, DisplayName: "Demo Nurse", ClientKind: v1.ClientKind_CLIENT_KIND_API, DeviceId: "healthprep-dev"})); err != nil {
+		if _, err := auth.AcceptInvite(ctx, connect.NewRequest(&v1.AcceptInviteRequest{Token: tok[1], Password: s.NursePassword, DisplayName: demoNurseName, ClientKind: v1.ClientKind_CLIENT_KIND_API, DeviceId: "healthprep-dev"})); err != nil {
 			return fmt.Errorf("accepting the nurse's invite: %w", err)
 		}
 	}

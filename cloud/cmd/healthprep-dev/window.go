@@ -82,7 +82,7 @@ type windowScreen struct {
 // windowScreens are the screenshots -window takes, in order.
 var windowScreens = []windowScreen{
 	{"01-sign-in.png", []string{"HealthPrep", "Sign in", "Password"}},
-	{"02-schedule.png", []string{"appointments", "Today", "Demo Family Clinic", "Synced"}},
+	{"02-schedule.png", []string{"appointments", "Today", demoNurseName, "Demo Family Clinic", "Synced"}}, // the status bar names who is signed in
 	{"03-prep-sheet.png", []string{"Screenings", "MRN", "Visit:"}},
 	{"04-offline.png", []string{"OFFLINE", "still open and print"}},
 	{"05-offline-sheet.png", []string{"OFFLINE", "Screenings", "Visit:"}},
