@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -138,6 +139,24 @@ type Status struct {
 	// the window runs (SetClinic): when it moves, the window reads
 	// Session.Clinic and refreshes what depends on it.
 	ClinicRev int
+}
+
+// Who is the status bar's signed-in person and organisation, "Jamie
+// Rivera, RN · Demo Family Clinic": the email when there is no display
+// name, and the person alone when the organisation's name is unknown.
+func (s Status) Who() string {
+	who := strings.TrimSpace(s.User.Name)
+	if who == "" {
+		who = strings.TrimSpace(s.User.Email)
+	}
+	org := strings.TrimSpace(s.Org.Name)
+	switch {
+	case who == "":
+		return org
+	case org == "":
+		return who
+	}
+	return who + " · " + org
 }
 
 // SyncText is the sync part of the status bar.

@@ -67,3 +67,26 @@ func TestSetClinic(t *testing.T) {
 		t.Errorf("subscribers saw ClinicRev %v, want [1 2]", revs)
 	}
 }
+
+// TestStatusWho: the status bar names the person (display name, else
+// email) and the organisation, without a dangling separator when one is
+// unknown.
+func TestStatusWho(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		user appstate.User
+		org  string
+		want string
+	}{
+		{"name and org", appstate.User{Email: "jr@clinic.example", Name: "Jamie Rivera, RN"}, "Demo Family Clinic", "Jamie Rivera, RN · Demo Family Clinic"},
+		{"no display name", appstate.User{Email: "jr@clinic.example", Name: " "}, "Demo Family Clinic", "jr@clinic.example · Demo Family Clinic"},
+		{"no org name", appstate.User{Email: "jr@clinic.example", Name: "Jamie Rivera, RN"}, "", "Jamie Rivera, RN"},
+		{"neither", appstate.User{}, "", ""},
+	} {
+		st := appstate.Status{SignedIn: true, User: tc.user, Org: appstate.Org{Name: tc.org}}
+		if got := st.Who(); got != tc.want {
+			t.Errorf("%s: Who() = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

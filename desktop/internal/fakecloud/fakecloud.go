@@ -61,8 +61,9 @@ type Cloud struct {
 	c.UnimplementedAuditServiceHandler
 	c.UnimplementedSyncServiceHandler
 
-	now func() time.Time
-	mux *http.ServeMux
+	now        func() time.Time
+	mux        *http.ServeMux
+	bareWhoAmI bool
 
 	mu       sync.Mutex
 	org      *v1.Organization
@@ -96,6 +97,9 @@ type Options struct {
 	OrgID, OrgName string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// BareWhoAmI makes WhoAmI leave out the caller's email and display
+	// name, as clouds did before they returned them.
+	BareWhoAmI bool
 }
 
 // New returns a fake cloud for one organisation, not yet serving.
@@ -109,7 +113,7 @@ func New(opts Options) *Cloud {
 	if opts.OrgName == "" {
 		opts.OrgName = "Fake Clinic"
 	}
-	f := &Cloud{now: opts.Now, sessions: map[string]*session{}, calls: map[string]int{}}
+	f := &Cloud{now: opts.Now, bareWhoAmI: opts.BareWhoAmI, sessions: map[string]*session{}, calls: map[string]int{}}
 	f.org = &v1.Organization{Id: opts.OrgID, Name: opts.OrgName, Status: v1.OrgStatus_ORG_STATUS_TRIAL,
 		Settings: &v1.OrgSettings{DesktopIdleMinutes: 15, Timezone: "UTC"}}
 	f.epic = &v1.EpicConfig{Environment: v1.EpicEnvironment_EPIC_ENVIRONMENT_SANDBOX,
@@ -395,8 +399,12 @@ func (f *Cloud) WhoAmI(_ context.Context, req *connect.Request[v1.WhoAmIRequest]
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&v1.WhoAmIResponse{UserId: a.ID, OrgId: f.org.Id, Email: a.Email, DisplayName: a.Name, Role: a.Role,
-		SecondFactorVerified: s.verified}), nil
+	res := &v1.WhoAmIResponse{UserId: a.ID, OrgId: f.org.Id, Email: a.Email, DisplayName: a.Name, Role: a.Role,
+		SecondFactorVerified: s.verified}
+	if f.bareWhoAmI {
+		res.Email, res.DisplayName = "", ""
+	}
+	return connect.NewResponse(res), nil
 }
 
 // SignOut implements AuthService.

@@ -34,7 +34,7 @@ func newStatusBar(a *App) *statusBar {
 }
 
 func (b *statusBar) update(st appstate.Status) {
-	b.user.SetText(st.User.Name + " · " + st.Org.Name)
+	b.user.SetText(st.Who())
 	b.sync.SetText(st.SyncText(b.a.d.Session.Now().In(b.a.d.Location)))
 	switch {
 	case st.Syncing:

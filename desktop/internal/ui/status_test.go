@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"healthprep.dev/desktop/internal/appstate"
+	"healthprep.dev/desktop/internal/appstate/demo"
 	"healthprep.dev/desktop/internal/keystore"
 	"healthprep.dev/desktop/internal/localstore"
 	"healthprep.dev/desktop/internal/syncstore"
@@ -187,5 +188,26 @@ func TestLockScreenKeepsTypedPasswordOnStatusUpdates(t *testing.T) {
 	b.session.SyncDone(b.clock.now(), nil)
 	if got := l.password.Text; got != "half-typ" {
 		t.Errorf("password after two sync updates = %q, want what was typed kept", got)
+	}
+}
+
+// TestStatusBarNamesThePerson: an account without a display name shows
+// its email in the status bar, beside the organisation.
+func TestStatusBarNamesThePerson(t *testing.T) {
+	noName := demo.Account{User: appstate.User{ID: "user-ma", Email: "ma@demo-clinic.example", Role: "ma"}, Password: "ma-password-1"}
+	b := setup(t, func(b *bundle, d *Deps) {
+		b.session = appstate.NewSession(demo.NewAuth(b.clinic.Org, noName), 15*time.Minute, b.clock.now)
+		d.Session = b.session
+	})
+	s := b.ui.signIn
+	test.Type(s.email, noName.Email)
+	test.Type(s.password, noName.Password)
+	test.Tap(s.submit)
+	b.wait()
+	if b.ui.main == nil {
+		t.Fatalf("sign-in: %q, want the schedule", s.message.Text)
+	}
+	if got, want := b.ui.main.status.user.Text, "ma@demo-clinic.example · Demo Family Clinic"; got != want {
+		t.Errorf("status bar user = %q, want %q", got, want)
 	}
 }

@@ -146,11 +146,8 @@ func (a *Auth) SignIn(ctx context.Context, cr appstate.Credentials) (appstate.Si
 	}
 	m := who.Msg
 	in := appstate.SignedIn{
-		User: appstate.User{ID: m.GetUserId(), Email: m.GetEmail(), Name: m.GetDisplayName(), Role: roleFromWire(m.GetRole())},
+		User: named(appstate.User{ID: m.GetUserId(), Email: m.GetEmail(), Name: m.GetDisplayName(), Role: roleFromWire(m.GetRole())}, email),
 		Org:  appstate.Org{ID: m.GetOrgId()},
-	}
-	if in.User.Name == "" {
-		in.User.Name = in.User.Email
 	}
 	oreq := connect.NewRequest(&v1.GetOrgRequest{})
 	header(oreq, token, a.opts.DeviceID)
@@ -235,7 +232,21 @@ func (a *Auth) offline(ctx context.Context, email, password string) (appstate.Si
 		a.opts.Store.Lock()
 		return appstate.SignedIn{}, fmt.Errorf("reading who signed in: %w", err)
 	}
-	return appstate.SignedIn{User: p.User, Org: p.Org, Offline: true}, nil
+	return appstate.SignedIn{User: named(p.User, email), Org: p.Org, Offline: true}, nil
+}
+
+// named gives u the name the window shows: the display name, or the email
+// when there is none. A cloud that did not say the email (older clouds'
+// WhoAmI, and the profiles they left on workstations) has u signed in with
+// email, the address the person typed.
+func named(u appstate.User, email string) appstate.User {
+	if u.Email = strings.TrimSpace(u.Email); u.Email == "" {
+		u.Email = email
+	}
+	if u.Name = strings.TrimSpace(u.Name); u.Name == "" {
+		u.Name = u.Email
+	}
+	return u
 }
 
 // Unlock implements appstate.Authenticator: the password is checked by
