@@ -98,17 +98,8 @@ type sheetReport struct {
 
 func runSmoke(ctx context.Context, cfg smokeConfig, out io.Writer) (err error) {
 	began := time.Now()
-	if cfg.BinDir == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the binaries: %w", err)
-		}
-		cfg.BinDir = filepath.Dir(exe)
-	}
-	for _, b := range []string{"healthprep-cloud", "healthprep-sandbox", "healthprep"} {
-		if _, err := os.Stat(filepath.Join(cfg.BinDir, b)); err != nil {
-			return fmt.Errorf("the smoke needs %s in %s (make smoke builds it): %w", b, cfg.BinDir, err)
-		}
+	if cfg.BinDir, err = findBinaries(cfg.BinDir, "the smoke", "make smoke"); err != nil {
+		return err
 	}
 	if cfg.Data != "" {
 		if cfg.Data, err = checkData(cfg.Data); err != nil {
@@ -139,21 +130,9 @@ func runSmoke(ctx context.Context, cfg smokeConfig, out io.Writer) (err error) {
 			return err
 		}
 	}
-	var ports [4]int
-	for i := range ports {
-		if ports[i], err = pgcluster.FreePort(); err != nil {
-			return err
-		}
-	}
-	st, err := up(ctx, upConfig{Dir: dir, BinDir: cfg.BinDir, Port: ports[0], PGPort: ports[1], SandboxPort: ports[2],
-		WorkerPort: ports[3], Sandbox: source}, out)
+	st, stopAll, err := upOnFreePorts(ctx, dir, cfg.BinDir, source, out)
 	if err != nil {
 		return err
-	}
-	stopAll := func() error {
-		pids := st.pids
-		st.stop()
-		return checkStopped(pids)
 	}
 	defer func() {
 		if st.stops != nil {
@@ -413,4 +392,52 @@ func synthesiseAppointments(dir string, now time.Time) ([]byte, int, error) {
 	}
 	b, err := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "collection", "entry": entries})
 	return b, len(ids), err
+}
+
+// findBinaries resolves binDir (this program's directory when empty) to
+// an absolute path holding the cloud, the sandbox and the desktop; who
+// and builder name the mode and the make target for the error.
+func findBinaries(binDir, who, builder string) (string, error) {
+	if binDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("finding the binaries: %w", err)
+		}
+		binDir = filepath.Dir(exe)
+	}
+	binDir, err := filepath.Abs(binDir)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range []string{"healthprep-cloud", "healthprep-sandbox", "healthprep"} {
+		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
+			return "", fmt.Errorf("%s needs %s in %s (%s builds it): %w", who, b, binDir, builder, err)
+		}
+	}
+	return binDir, nil
+}
+
+// upOnFreePorts starts the whole stack in dir on free loopback ports with
+// the sandbox serving source; stopAll stops it and checks every process
+// is gone.
+func upOnFreePorts(ctx context.Context, dir, binDir string, source []string, out io.Writer) (*stack, func() error, error) {
+	var ports [4]int
+	for i := range ports {
+		p, err := pgcluster.FreePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		ports[i] = p
+	}
+	st, err := up(ctx, upConfig{Dir: dir, BinDir: binDir, Port: ports[0], PGPort: ports[1], SandboxPort: ports[2],
+		WorkerPort: ports[3], Sandbox: source}, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	stopAll := func() error {
+		pids := st.pids
+		st.stop()
+		return checkStopped(pids)
+	}
+	return st, stopAll, nil
 }

@@ -56,7 +56,6 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"healthprep.dev/cloud/internal/demodata"
-	"healthprep.dev/cloud/internal/pgcluster"
 	v1 "healthprep.dev/proto/gen/healthprep/v1"
 	c "healthprep.dev/proto/gen/healthprep/v1/healthprepv1connect"
 )
@@ -121,20 +120,8 @@ func runWindow(ctx context.Context, cfg windowConfig, out io.Writer) (err error)
 			return fmt.Errorf("-window needs %s (make apt installs it): %w", tool, err)
 		}
 	}
-	if cfg.BinDir == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the binaries: %w", err)
-		}
-		cfg.BinDir = filepath.Dir(exe)
-	}
-	if cfg.BinDir, err = filepath.Abs(cfg.BinDir); err != nil {
+	if cfg.BinDir, err = findBinaries(cfg.BinDir, "-window", "make screenshots"); err != nil {
 		return err
-	}
-	for _, b := range []string{"healthprep-cloud", "healthprep-sandbox", "healthprep"} {
-		if _, err := os.Stat(filepath.Join(cfg.BinDir, b)); err != nil {
-			return fmt.Errorf("-window needs %s in %s (make screenshots builds it): %w", b, cfg.BinDir, err)
-		}
 	}
 	if cfg.Out, err = filepath.Abs(cfg.Out); err != nil {
 		return err
@@ -173,21 +160,9 @@ func runWindow(ctx context.Context, cfg windowConfig, out io.Writer) (err error)
 	if err != nil {
 		return err
 	}
-	var ports [4]int
-	for i := range ports {
-		if ports[i], err = pgcluster.FreePort(); err != nil {
-			return err
-		}
-	}
-	st, err := up(ctx, upConfig{Dir: dir, BinDir: cfg.BinDir, Port: ports[0], PGPort: ports[1], SandboxPort: ports[2],
-		WorkerPort: ports[3], Sandbox: source}, out)
+	st, stopAll, err := upOnFreePorts(ctx, dir, cfg.BinDir, source, out)
 	if err != nil {
 		return err
-	}
-	stopAll := func() error {
-		pids := st.pids
-		st.stop()
-		return checkStopped(pids)
 	}
 	defer func() {
 		if st.stops != nil {
