@@ -70,6 +70,15 @@ func (s *signInScreen) update(st appstate.Status) {
 		"you can sign in offline with your password and work from its copy of the schedule.")
 }
 
+// clear empties the form for the next person.
+func (s *signInScreen) clear() {
+	s.email.SetText("")
+	s.password.SetText("")
+	s.totp.SetText("")
+	s.totpRow.Hide()
+	s.message.SetText("")
+}
+
 func (s *signInScreen) signIn() {
 	c := appstate.Credentials{Email: s.email.Text, Password: s.password.Text, TOTP: s.totp.Text}
 	s.submit.Disable()

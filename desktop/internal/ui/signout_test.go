@@ -110,7 +110,9 @@ func TestSignOutForgetsThePreviousPersonsView(t *testing.T) {
 			}
 
 			s := b.ui.signIn
-			s.email.SetText("")
+			if s.email.Text != "" {
+				t.Errorf("the sign-in form still shows %q, nurse A's email", s.email.Text)
+			}
 			test.Type(s.email, nurseB.Email)
 			test.Type(s.password, nurseB.Password)
 			test.Tap(s.submit)

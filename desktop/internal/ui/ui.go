@@ -192,10 +192,11 @@ func (a *App) apply(st appstate.Status) {
 // forget drops everything the signed-in person had on screen, on sign-out
 // or when someone else signs in: the main screen with its open sheet,
 // search text, day, filters and tabs, and every dialog (override form,
-// evidence, printing), open or put away by the lock. The next person
-// starts from a fresh schedule. Work still running for the old screen
-// finishes on widgets no longer shown.
+// evidence, printing), open or put away by the lock, and the email on the
+// sign-in form. The next person starts from a fresh schedule. Work still
+// running for the old screen finishes on widgets no longer shown.
 func (a *App) forget() {
+	a.signIn.clear()
 	a.main, a.owner, a.hidden = nil, "", nil
 	a.lastPrint, a.lastConfirm, a.lastEvidence, a.lastDetails = nil, nil, nil, nil
 	ov := a.win.Canvas().Overlays()
