@@ -178,13 +178,14 @@ func runGUI(ctx context.Context, cfg GUIConfig, stderr io.Writer) error {
 // applies to p later (cache.Follow), without a restart. The status bar
 // starts from the last successful sync recorded in the profile.
 func windowState(ctx context.Context, p *profile, win *localstore.Store, auth appstate.Authenticator, stderr io.Writer) (*appstate.Session, *cache.Source, appstate.Clinic, error) {
-	synced, err := p.sync.Clinic(ctx)
+	synced, warning, err := p.clinic(ctx, stderr)
 	if err != nil {
 		return nil, nil, appstate.Clinic{}, err
 	}
 	clinic := cache.ClinicOf(synced)
 	session := appstate.NewSession(auth, clinic.IdleLock, nil)
 	session.SetClinic(clinic)
+	session.SetNotice(warning)
 	if last, err := p.sync.LastSync(ctx); err != nil {
 		fmt.Fprintf(stderr, "healthprep: %v\n", err)
 	} else {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"healthprep.dev/desktop/internal/appstate/cache"
 	"healthprep.dev/desktop/internal/keystore"
 	"healthprep.dev/desktop/internal/localstore"
 	"healthprep.dev/desktop/internal/syncstore"
@@ -113,13 +115,26 @@ func openProfile(ctx context.Context, p profileFlags, create bool) (*profile, er
 		return nil, err
 	}
 	pr := &profile{dir: p.Dir, keys: keys, local: ls}
-	c, err := syncstore.New(ls, nil).Clinic(ctx)
+	// An unknown time zone falls back to UTC here; the commands that show
+	// times warn about it (profile.clinic).
+	c, _, err := cache.ReadClinic(ctx, ls, syncstore.New(ls, nil))
 	if err != nil {
 		ls.Close()
 		return nil, err
 	}
 	pr.sync = syncstore.New(ls, c.Location)
 	return pr, nil
+}
+
+// clinic reads the synced settings (cache.ReadClinic): a time zone this
+// machine does not know falls back to UTC, and the warning saying so
+// goes to stderr (and the caller shows it where people look).
+func (p *profile) clinic(ctx context.Context, stderr io.Writer) (syncstore.Clinic, string, error) {
+	c, warning, err := cache.ReadClinic(ctx, p.local, p.sync)
+	if warning != "" {
+		fmt.Fprintf(stderr, "healthprep: warning: %s\n", warning)
+	}
+	return c, warning, err
 }
 
 func (p *profile) Close() error { return p.local.Close() }

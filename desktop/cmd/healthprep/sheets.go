@@ -67,7 +67,7 @@ func sheets(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer p.Close()
-	clinic, err := p.sync.Clinic(ctx)
+	clinic, _, err := p.clinic(ctx, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "healthprep sheets: %v\n", err)
 		return 1

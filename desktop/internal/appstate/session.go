@@ -139,6 +139,10 @@ type Status struct {
 	// the window runs (SetClinic): when it moves, the window reads
 	// Session.Clinic and refreshes what depends on it.
 	ClinicRev int
+	// Notice is a warning about this workstation's settings for the
+	// status bar (SetNotice), without PHI; "" when none. It outlives
+	// sign-outs: it is about the workstation, not the person.
+	Notice string
 }
 
 // Who is the status bar's signed-in person and organisation, "Jamie
@@ -332,7 +336,13 @@ func (s *Session) Unlock(ctx context.Context, password string) error {
 // SignOut forgets the user and locks the local store.
 func (s *Session) SignOut() {
 	s.auth.Lock()
-	s.update(func(st *Status) { *st = Status{Online: st.Online, LastSync: st.LastSync} })
+	s.update(func(st *Status) { *st = Status{Online: st.Online, LastSync: st.LastSync, Notice: st.Notice} })
+}
+
+// SetNotice shows text (no PHI) in the status bar as a warning about the
+// workstation's settings, or removes the warning when text is "".
+func (s *Session) SetNotice(text string) {
+	s.update(func(st *Status) { st.Notice = text })
 }
 
 // SetOnline records whether the cloud is reachable.

@@ -11,11 +11,13 @@ import (
 )
 
 // statusBar shows who is signed in, for which organisation, the sync state
-// with the last sync time and a progress bar for long syncs, and a lock
-// button.
+// with the last sync time and a progress bar for long syncs, a lock
+// button, and above them the workstation's settings warning when there is
+// one.
 type statusBar struct {
 	a        *App
 	user     *widget.Label
+	notice   *widget.Label
 	sync     *widget.Label
 	syncIcon *widget.Icon
 	progress *widget.ProgressBar
@@ -26,15 +28,25 @@ type statusBar struct {
 func newStatusBar(a *App) *statusBar {
 	b := &statusBar{a: a, user: widget.NewLabel(""), sync: widget.NewLabel(""), syncIcon: widget.NewIcon(theme.ConfirmIcon()), progress: widget.NewProgressBar()}
 	b.progress.Hide()
+	b.notice = widget.NewLabel("")
+	b.notice.Wrapping = fyne.TextWrapWord
+	b.notice.Importance = widget.WarningImportance
+	b.notice.Hide()
 	b.lock = widget.NewButtonWithIcon("Lock", theme.VisibilityOffIcon(), func() { a.d.Go(a.d.Session.Lock) })
 	prog := container.New(layout.NewGridWrapLayout(fyne.NewSize(160, b.progress.MinSize().Height)), b.progress)
-	b.root = container.NewVBox(widget.NewSeparator(), container.NewHBox(
+	b.root = container.NewVBox(widget.NewSeparator(), b.notice, container.NewHBox(
 		widget.NewIcon(theme.AccountIcon()), b.user, layout.NewSpacer(), b.syncIcon, b.sync, prog, b.lock))
 	return b
 }
 
 func (b *statusBar) update(st appstate.Status) {
 	b.user.SetText(st.Who())
+	if st.Notice != "" {
+		b.notice.SetText("⚠ " + st.Notice)
+		b.notice.Show()
+	} else {
+		b.notice.Hide()
+	}
 	b.sync.SetText(st.SyncText(b.a.d.Session.Now().In(b.a.d.Location)))
 	switch {
 	case st.Syncing:

@@ -211,3 +211,26 @@ func TestStatusBarNamesThePerson(t *testing.T) {
 		t.Errorf("status bar user = %q, want %q", got, want)
 	}
 }
+
+// TestStatusBarShowsTheWorkstationsWarning: a warning about the
+// workstation's settings (an unknown time zone) shows in the status bar,
+// is still there for the next person, and goes when cleared.
+func TestStatusBarShowsTheWorkstationsWarning(t *testing.T) {
+	b := setup(t)
+	const warning = `The organisation's time zone "Mars/Olympus_Mons" is not known on this workstation: dates and times are shown in UTC.`
+	b.session.SetNotice(warning)
+	b.signIn()
+	n := b.ui.main.status.notice
+	if !n.Visible() || n.Text != "⚠ "+warning {
+		t.Errorf("status bar warning: shown %v, %q; want %q", n.Visible(), n.Text, "⚠ "+warning)
+	}
+	b.session.SignOut()
+	b.signIn()
+	if n := b.ui.main.status.notice; !n.Visible() || !strings.Contains(n.Text, "Mars/Olympus_Mons") {
+		t.Errorf("after signing out and in: warning shown %v, %q; want it kept", n.Visible(), n.Text)
+	}
+	b.session.SetNotice("")
+	if n := b.ui.main.status.notice; n.Visible() {
+		t.Errorf("cleared warning still shown: %q", n.Text)
+	}
+}
