@@ -177,3 +177,32 @@ func TestLockKeepsTheSamePersonsView(t *testing.T) {
 		t.Errorf("after unlocking: override dialog shown %v, reason %q; want it back as typed", top != nil, f.reason.Text)
 	}
 }
+
+// TestAnotherPersonSigningInOverTheLockGetsAFreshView: should someone
+// else's sign-in reach the session while the workstation is locked on
+// nurse A (without a sign-out in between), the window still shows them
+// nothing of A's: the view belongs to the person it was built for.
+func TestAnotherPersonSigningInOverTheLockGetsAFreshView(t *testing.T) {
+	b := setup(t, withTwoNurses)
+	b.signIn()
+	m := b.ui.main
+	for range 3 { // Monday 17 March: patients not on today's schedule
+		test.Tap(m.next)
+		b.wait()
+	}
+	c := b.openFirstActionable()
+	patient := m.sheet.current.Header.DisplayName()
+	test.Tap(c.override)
+	b.session.Lock()
+
+	if err := b.session.SignIn(b.ui.ctx, appstate.Credentials{Email: nurseB.Email, Password: nurseB.Password}); err != nil {
+		t.Fatal(err)
+	}
+	b.wait()
+	if b.ui.main == m || b.ui.main == nil || b.ui.shown != b.ui.main.root {
+		t.Fatal("nurse B got nurse A's main screen, or no schedule")
+	}
+	if showsText(b.win, patient) || len(b.win.Canvas().Overlays().List()) != 0 {
+		t.Errorf("nurse B sees %q or one of nurse A's dialogs (%d open)", patient, len(b.win.Canvas().Overlays().List()))
+	}
+}
