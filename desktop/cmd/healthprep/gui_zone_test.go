@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"healthprep.dev/desktop/internal/appstate/cache"
 	"healthprep.dev/desktop/internal/localstore"
+	"healthprep.dev/desktop/internal/syncstore"
 	"healthprep.dev/shared/chart"
 )
 
@@ -44,7 +44,7 @@ func TestWindowOpensOnAnUnknownTimeZone(t *testing.T) {
 	if clinic.Location != time.UTC || session.IdleLock() != 7*time.Minute {
 		t.Errorf("clinic: zone %v, idle lock %v; want UTC and the synced 7m", clinic.Location, session.IdleLock())
 	}
-	want := cache.UnknownZoneWarning("Mars/Olympus_Mons")
+	want := syncstore.UnknownZoneWarning("Mars/Olympus_Mons")
 	if got := session.Status().Notice; got != want {
 		t.Errorf("status bar warning = %q, want %q", got, want)
 	}

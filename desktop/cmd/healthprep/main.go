@@ -48,6 +48,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	_ "time/tzdata" // clinic time zones resolve on Windows, which has no zone database Go can read
 	"syscall"
 )
 

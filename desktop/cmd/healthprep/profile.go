@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"healthprep.dev/desktop/internal/appstate/cache"
 	"healthprep.dev/desktop/internal/keystore"
 	"healthprep.dev/desktop/internal/localstore"
 	"healthprep.dev/desktop/internal/syncstore"
@@ -117,7 +116,7 @@ func openProfile(ctx context.Context, p profileFlags, create bool) (*profile, er
 	pr := &profile{dir: p.Dir, keys: keys, local: ls}
 	// An unknown time zone falls back to UTC here; the commands that show
 	// times warn about it (profile.clinic).
-	c, _, err := cache.ReadClinic(ctx, ls, syncstore.New(ls, nil))
+	c, err := syncstore.New(ls, nil).Clinic(ctx)
 	if err != nil {
 		ls.Close()
 		return nil, err
@@ -126,15 +125,15 @@ func openProfile(ctx context.Context, p profileFlags, create bool) (*profile, er
 	return pr, nil
 }
 
-// clinic reads the synced settings (cache.ReadClinic): a time zone this
+// clinic reads the synced settings (syncstore's Clinic): a time zone this
 // machine does not know falls back to UTC, and the warning saying so
 // goes to stderr (and the caller shows it where people look).
 func (p *profile) clinic(ctx context.Context, stderr io.Writer) (syncstore.Clinic, string, error) {
-	c, warning, err := cache.ReadClinic(ctx, p.local, p.sync)
-	if warning != "" {
-		fmt.Fprintf(stderr, "healthprep: warning: %s\n", warning)
+	c, err := p.sync.Clinic(ctx)
+	if c.Warning != "" {
+		fmt.Fprintf(stderr, "healthprep: warning: %s\n", c.Warning)
 	}
-	return c, warning, err
+	return c, c.Warning, err
 }
 
 func (p *profile) Close() error { return p.local.Close() }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"healthprep.dev/desktop/internal/appstate/cache"
 	"healthprep.dev/desktop/internal/keystore"
+	"healthprep.dev/desktop/internal/syncstore"
 	v1 "healthprep.dev/proto/gen/healthprep/v1"
 )
 
@@ -56,7 +56,7 @@ func TestUnknownTimeZoneFallsBackToUTC(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "3 appointments of 3 patients from "+today) {
 		t.Errorf("sheets: exit %d, %q; want 0 and today's (UTC) 3 appointments", code, out)
 	}
-	if want := "healthprep: warning: " + cache.UnknownZoneWarning("Mars/Olympus_Mons"); !strings.Contains(errs, want) {
+	if want := "healthprep: warning: " + syncstore.UnknownZoneWarning("Mars/Olympus_Mons"); !strings.Contains(errs, want) {
 		t.Errorf("sheets' stderr = %q, want it to contain %q", errs, want)
 	}
 	if strings.Contains(errs, "Pat0") || strings.Contains(errs, "Demo") {

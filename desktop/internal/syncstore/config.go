@@ -54,10 +54,18 @@ type Clinic struct {
 	// LibraryVersion is the synced library's version ("" for the built-in
 	// default).
 	LibraryVersion string
+	// Warning, when not "", says that the organisation's time zone is
+	// not known on this machine and UTC is used instead
+	// (UnknownZoneWarning): for the status bar and the log, without PHI.
+	Warning string
 }
 
 // Clinic reads the synced configuration and compiles the screening
-// library: the organisation's when synced, else the built-in default.
+// library: the organisation's when synced, else the built-in default. A
+// time zone this machine does not know (missing from its time zone
+// database, or misspelt) does not stop the workstation: dates and times
+// are then taken in UTC, the other settings as synced, and Warning says
+// so.
 func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
 	c := Clinic{Location: time.UTC, Lookback: prepsheet.DefaultLookback(), IdleMinutes: 15}
 	oc, err := s.orgConfig(ctx)
@@ -65,7 +73,7 @@ func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
 		return c, err
 	}
 	if c.Location, err = oc.location(); err != nil {
-		return c, err
+		c.Location, c.Warning = time.UTC, UnknownZoneWarning(oc.Timezone)
 	}
 	if oc.Lookback != (prepsheet.Lookback{}) {
 		c.Lookback = oc.Lookback
@@ -92,6 +100,13 @@ func (s *Store) Clinic(ctx context.Context) (Clinic, error) {
 		return c, fmt.Errorf("compiling the screening library: %w", err)
 	}
 	return c, nil
+}
+
+// UnknownZoneWarning is what the status bar says when the organisation's
+// time zone is not known on this workstation.
+func UnknownZoneWarning(zone string) string {
+	return fmt.Sprintf("The organisation's time zone %q is not known on this workstation: dates and times are shown in UTC. "+
+		"Ask your administrator to check it, or update this workstation.", zone)
 }
 
 // ChangesClinic reports whether c changes what Clinic returns: the

@@ -9,11 +9,12 @@ import (
 	"healthprep.dev/desktop/internal/syncstore"
 )
 
-// TestReadClinic: the synced settings as the workstation starts on them. A
+// TestClinicZoneFallback: the synced settings as the workstation starts
+// on them (syncstore's Clinic), and a schedule read in them. A
 // time zone this machine does not know does not stop it: UTC, the other
 // settings as synced, and a warning naming the zone (and nothing else);
 // a known zone, or none, gives no warning.
-func TestReadClinic(t *testing.T) {
+func TestClinicZoneFallback(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, zone, wantZone string
@@ -27,13 +28,11 @@ func TestReadClinic(t *testing.T) {
 			t.Parallel()
 			f := setupFollowing(t, 10)
 			f.applyConfig(t, syncstore.OrgConfig{Timezone: tc.zone, DesktopIdleMinutes: 7})
-			if _, err := f.sync.Clinic(context.Background()); (err != nil) != tc.wantWarning {
-				t.Fatalf("syncstore's Clinic: %v; this case wants it to fail: %v", err, tc.wantWarning)
-			}
-			c, warning, err := cache.ReadClinic(context.Background(), f.store, f.sync)
+			c, err := f.sync.Clinic(context.Background())
 			if err != nil {
-				t.Fatalf("ReadClinic: %v, want the settings", err)
+				t.Fatalf("Clinic: %v, want the settings", err)
 			}
+			warning := c.Warning
 			if c.Location.String() != tc.wantZone || c.IdleMinutes != 7 || c.Engine == nil {
 				t.Errorf("clinic: zone %v, idle %d min, engine %v; want %s, 7, compiled", c.Location, c.IdleMinutes, c.Engine != nil, tc.wantZone)
 			}

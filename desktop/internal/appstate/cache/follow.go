@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +32,11 @@ func ClinicOf(c syncstore.Clinic) appstate.Clinic {
 func Follow(ctx context.Context, ss *syncstore.Store, session *appstate.Session, onErr func(error), followers ...appstate.ClinicFollower) {
 	ss.OnClinicChange(func() {
 		c, err := ss.Clinic(ctx)
+		if err == nil && c.Warning != "" {
+			// The zone is only unknown here: the current one is a better
+			// guess than UTC for a window already open.
+			err = errors.New(c.Warning)
+		}
 		if err != nil {
 			if onErr != nil {
 				onErr(fmt.Errorf("following the organisation's new settings (keeping the current ones): %w", err))
