@@ -48,8 +48,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	_ "time/tzdata" // clinic time zones resolve on Windows, which has no zone database Go can read
 	"syscall"
+	_ "time/tzdata" // clinic time zones resolve on Windows, which has no zone database Go can read
 )
 
 func main() {
